@@ -1,0 +1,86 @@
+/**
+ * DSen2 (Lanaras et al. 2018) as a layer graph: concatenated inputs -> Conv3x3(f)+ReLU -> d ResBlocks
+ * [Conv3x3(f), ReLU, Conv3x3(f), x0.1, + block input] -> Conv3x3(outputs) -> + the upsampled target bands.
+ * DSen2 is d=6, f=128; VDSen2 d=32, f=256; smaller sizes train on a laptop.
+ */
+import type { Graph, GraphNode, Tensor } from './graph.js';
+import { GRAPH_INPUT } from './graph.js';
+import { Rng } from './random.js';
+
+/** Size of a DSen2-family network. */
+export interface Dsen2Size {
+  readonly blocks: number;
+  readonly filters: number;
+  /** Residual scaling inside each block (DSen2: 0.1). */
+  readonly residualScale?: number;
+}
+
+/** Named sizes: DSen2 and VDSen2 from the paper, and smaller ones for CPUs. */
+export const DSEN2_SIZES: Readonly<Record<string, Dsen2Size>> = {
+  dsen2: { blocks: 6, filters: 128 },
+  vdsen2: { blocks: 32, filters: 256 },
+  'dsen2-small': { blocks: 4, filters: 32 },
+  'dsen2-medium': { blocks: 6, filters: 64 },
+  'dsen2-tiny': { blocks: 2, filters: 16 },
+};
+
+/** Layer names as in lanha/DSen2 `utils/DSen2Net.py` (Keras auto-names), so imported weights map by name. */
+export function dsen2TensorNames(blocks: number): string[] {
+  const names: string[] = [];
+  const convs = 2 + 2 * blocks;
+  for (let i = 0; i < convs; i++) {
+    const layer = i === 0 ? 'conv2d' : `conv2d_${i}`;
+    names.push(`${layer}/kernel`, `${layer}/bias`);
+  }
+  return names;
+}
+
+/**
+ * The DSen2 graph for `inputChannels` inputs whose last `targets` channels are the upsampled target bands
+ * (the global skip adds them back).
+ */
+export function dsen2Graph(inputChannels: number, targets: number, size: Dsen2Size): Graph {
+  if (targets <= 0 || targets > inputChannels) throw new Error(`DSen2: ${targets} targets out of ${inputChannels} inputs`);
+  const scale = size.residualScale ?? 0.1;
+  const nodes: GraphNode[] = [];
+  let conv = 0;
+  const convName = () => (conv++ === 0 ? 'conv2d' : `conv2d_${conv - 1}`);
+  const addConv = (input: string, activation: 'relu' | 'linear'): string => {
+    const name = convName();
+    nodes.push({ op: 'conv2d', name, input, kernel: `${name}/kernel`, bias: `${name}/bias`, activation });
+    return name;
+  };
+  let x = addConv(GRAPH_INPUT, 'relu');
+  for (let b = 0; b < size.blocks; b++) {
+    const a = addConv(x, 'relu');
+    const c = addConv(a, 'linear');
+    const s = `block${b}/scale`;
+    nodes.push({ op: 'scale', name: s, input: c, factor: scale });
+    const sum = `block${b}/add`;
+    nodes.push({ op: 'add', name: sum, inputs: [x, s] });
+    x = sum;
+  }
+  const out = addConv(x, 'linear');
+  nodes.push({ op: 'slice', name: 'skip', input: GRAPH_INPUT, start: inputChannels - targets, end: inputChannels });
+  nodes.push({ op: 'add', name: 'output', inputs: [out, 'skip'] });
+  return { inputChannels, nodes, output: 'output' };
+}
+
+/** He-uniform kernels and zero biases (Keras' defaults in DSen2), reproducible from a seed. */
+export function dsen2InitialWeights(inputChannels: number, targets: number, size: Dsen2Size, seed = 42): Map<string, Tensor> {
+  const rng = new Rng(seed);
+  const weights = new Map<string, Tensor>();
+  const convs = 2 + 2 * size.blocks;
+  for (let i = 0; i < convs; i++) {
+    const name = i === 0 ? 'conv2d' : `conv2d_${i}`;
+    const cin = i === 0 ? inputChannels : size.filters;
+    const cout = i === convs - 1 ? targets : size.filters;
+    const n = 9 * cin * cout;
+    const limit = Math.sqrt(6 / (9 * cin));
+    const k = new Float32Array(n);
+    for (let j = 0; j < n; j++) k[j] = rng.uniform(-limit, limit);
+    weights.set(`${name}/kernel`, { shape: [3, 3, cin, cout], data: k });
+    weights.set(`${name}/bias`, { shape: [cout], data: new Float32Array(cout) });
+  }
+  return weights;
+}

@@ -1,0 +1,12 @@
+/** Registers the built-in runtimes in order of preference for `--runtime auto`: GPU first, then the fastest CPU one. */
+import { onnxCpuRuntime, onnxCudaRuntime } from './onnxruntime.js';
+import { registerRuntime } from './runtime.js';
+import { tfjsNodeGpuRuntime, tfjsNodeRuntime, tfjsWasmRuntime } from './tfjs.js';
+
+registerRuntime(onnxCudaRuntime);
+registerRuntime(tfjsNodeGpuRuntime);
+registerRuntime(onnxCpuRuntime);
+registerRuntime(tfjsNodeRuntime);
+registerRuntime(tfjsWasmRuntime);
+
+export { pickRuntime, registeredRuntimes, registerRuntime, type Runtime, type Session } from './runtime.js';
