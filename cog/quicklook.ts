@@ -196,8 +196,10 @@ async function render(acc: Accumulator, bandNames: readonly string[], options: Q
   }
   if (alpha) for (let i = 0; i < n; i++) pixels[i * channels + nb] = mask[i] ? 255 : 0;
   await mkdir(dirname(options.out), { recursive: true });
-  const img = sharp(pixels, { raw: { width: acc.width, height: acc.height, channels: channels as 1 | 2 | 3 | 4 } });
-  const encoded = format === 'png' ? img.png({ compressionLevel: 6 }) : img.jpeg({ quality: options.quality ?? 85 });
+  let img = sharp(pixels, { raw: { width: acc.width, height: acc.height, channels: channels as 1 | 2 | 3 | 4 } });
+  // sharp writes sRGB unless told otherwise: keep one band grey (grey+alpha PNG, one-component JPEG).
+  if (nb === 1) img = img.toColourspace('b-w');
+  const encoded = format === 'png' ? img.png({ compressionLevel: 6 }) : img.jpeg({ quality: options.quality ?? 85, chromaSubsampling: '4:4:4' });
   try {
     await encoded.toFile(options.out);
   } catch (e) {
