@@ -3,7 +3,10 @@
  * its CUDA execution provider where the GPU provider libraries are installed. Loaded lazily so the
  * package is optional at run time.
  */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
 import { exportOnnx } from '../onnx.js';
 import { inferChannels } from '../graph.js';
 import type { ModelPackage } from '../package.js';
@@ -56,8 +59,11 @@ function makeRuntime(name: string, provider: 'cpu' | 'cuda'): Runtime {
       const cuda = ort.listSupportedBackends().find((b) => b.name === 'cuda');
       if (!cuda) return { ok: false, reason: 'this onnxruntime-node build has no CUDA provider' };
       // The CUDA provider libraries are only present when installed with ONNXRUNTIME_NODE_INSTALL=cuda12.
+      if (!cudaLibrariesPresent()) {
+        return { ok: false, reason: 'the CUDA provider libraries are not installed (reinstall onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 on a host with CUDA 12 and cuDNN 9)' };
+      }
       try {
-        const s = await ort.InferenceSession.create(tinyModel(), { executionProviders: ['cuda'] });
+        const s = await ort.InferenceSession.create(tinyModel(), { executionProviders: ['cuda'], logSeverityLevel: 4 });
         await s.release();
         return { ok: true };
       } catch (e) {
@@ -74,10 +80,25 @@ function makeRuntime(name: string, provider: 'cpu' | 'cuda'): Runtime {
         graphOptimizationLevel: 'all',
         intraOpNumThreads: options.threads ?? cpus().length,
         interOpNumThreads: 1,
+        // Spinning worker threads would burn the cores that patch building and COG compression need
+        // between inference calls, and several sessions (one per group) run side by side.
+        extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
       });
       return new OrtSession(name, provider === 'cuda' ? 'gpu' : 'cpu', ort, session, pkg.manifest.graph.inputChannels);
     },
   };
+}
+
+/** Whether onnxruntime-node's folder holds the CUDA provider libraries (they come from a separate download). */
+function cudaLibrariesPresent(): boolean {
+  try {
+    const req = createRequire(import.meta.url);
+    const pkgDir = dirname(req.resolve('onnxruntime-node/package.json'));
+    const bin = join(pkgDir, 'bin', 'napi-v6', process.platform, process.arch);
+    return existsSync(join(bin, 'libonnxruntime_providers_cuda.so')) || existsSync(join(bin, 'onnxruntime_providers_cuda.dll'));
+  } catch {
+    return false;
+  }
 }
 
 /** A one-node model used to probe execution providers. */
