@@ -110,13 +110,17 @@ export function parseCommandArgs(c: Command, argv: readonly string[]): CommandAr
     parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals: true });
   } catch (e) {
     const err = e as Error & { code?: string };
-    const opt = /'(-[^' ]+)/.exec(err.message)?.[1];
-    if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`unknown option ${opt ?? ''} for "${c.name}"`.replace('  ', ' '), c.name);
-    if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
-      const takes = opt && c.options[opt.replace(/^-+/, '')]?.type === 'boolean';
-      throw new UsageError(takes ? `option ${opt} takes no value` : `option ${opt ?? ''} needs a value`, c.name);
+    if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      const opt = /'(-[^' ]*)'/.exec(err.message)?.[1] ?? '';
+      throw new UsageError(`unknown option ${opt} for "${c.name}"`, c.name);
     }
-    throw new UsageError(err.message, c.name);
+    if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+      // parseArgs says "Option '-o, --out <value>' argument missing" or "Option '--json' does not take an argument".
+      const long = /--([\w-]+)/.exec(err.message)?.[1];
+      const name = long ? `--${long}` : 'an option';
+      throw new UsageError(long && c.options[long]?.type === 'boolean' ? `option ${name} takes no value` : `option ${name} needs a value`, c.name);
+    }
+    throw new UsageError(err.message.split('\n')[0], c.name);
   }
   const help = parsed.values.help === true;
   const values: Record<string, string | boolean | readonly string[] | undefined> = {};

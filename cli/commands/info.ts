@@ -1,6 +1,5 @@
 /** `sharpstream info`: opens any scene and describes its satellite, grid, bands and metadata. */
 import { windowExtent, type Crs, type Extent, type GeoTransform } from '../../raster/grid.js';
-import { openScene } from '../../scene/open.js';
 import type { Scene } from '../../scene/types.js';
 import { flagOption, stringOption, type Command } from '../command.js';
 
@@ -141,6 +140,8 @@ export const command: Command = {
   },
   async run(args, io) {
     const satellite = stringOption(args, 'satellite');
+    // Loaded on use so that `--help` and other commands start fast.
+    const { openScene } = await import('../../scene/open.js');
     const scene = await openScene(args.positionals[0], satellite ? { satellite } : {});
     try {
       const info = sceneInfo(scene);

@@ -1,5 +1,4 @@
 /** `sharpstream quicklook`: an RGB (or grey) PNG or JPEG of a scene or of a GeoTIFF. */
-import { quicklook } from '../../cog/quicklook.js';
 import { flagOption, listOption, positiveIntOption, requiredStringOption, stringOption, UsageError, type Command } from '../command.js';
 
 /** The `quicklook` command. */
@@ -37,6 +36,8 @@ export const command: Command = {
     }
     const size = positiveIntOption(args, 'size', 1024, 'quicklook');
     const satellite = stringOption(args, 'satellite');
+    // Loaded here, not at the top: sharp takes a while to load and `--help` should not wait for it.
+    const { quicklook } = await import('../../cog/quicklook.js');
     const result = await quicklook(args.positionals[0], {
       out,
       size,
