@@ -21,9 +21,14 @@ export class ProgressBar {
   constructor(
     private readonly out: { write(text: string): unknown; isTTY?: boolean },
     private readonly label: string,
-    private readonly total: number,
+    private total: number,
     private readonly unit = '',
   ) {}
+
+  /** Changes the amount of work once it is known. */
+  setTotal(total: number): void {
+    this.total = total;
+  }
 
   /** Shows that `done` units are finished, with an optional note (such as the current loss). */
   update(done: number, note = ''): void {

@@ -1,5 +1,5 @@
 /** `sharpstream predict`: super-resolves one scene into a COG and its STAC item. */
-import { listOption, positiveIntOption, requiredStringOption, stringOption, UsageError, type Command } from '../command.js';
+import { flagOption, listOption, positiveIntOption, requiredStringOption, stringOption, UsageError, type Command } from '../command.js';
 import { ProgressBar } from '../progress.js';
 
 /** The `predict` command. */
@@ -84,7 +84,6 @@ export const command: Command = {
         throw new Error(`model ${m.manifest.id} needs band${lacking.length > 1 ? 's' : ''} ${lacking.join(', ')}, which scene ${scene.id} lacks`);
       }
       const bar = new ProgressBar(io.stderr as { write(t: string): unknown; isTTY?: boolean }, `predict ${scene.id}`, 1, 'rows');
-      let barTotal = 0;
       const result = await predictScene({
         scene,
         models: runnable,
@@ -94,10 +93,7 @@ export const command: Command = {
         ...(threads ? { threads } : {}),
         ...(window ? { window } : {}),
         onProgress: (p) => {
-          if (barTotal !== p.rowsTotal) {
-            barTotal = p.rowsTotal;
-            Object.assign(bar, { total: p.rowsTotal });
-          }
+          bar.setTotal(p.rowsTotal);
           bar.update(p.rowsDone);
         },
       });
@@ -112,7 +108,7 @@ export const command: Command = {
         seconds: result.seconds,
       };
       io.stdout.write(
-        flag(args.values.json)
+        flagOption(args, 'json')
           ? `${JSON.stringify(summary, null, 2)}\n`
           : `wrote ${result.cogPath}\n      ${result.itemPath}\nbands ${result.bands.join(' ')}\nmodels ${summary.models.join(', ')} on ${result.runtime}, ${result.seconds.toFixed(1)} s\n`,
       );
@@ -121,7 +117,3 @@ export const command: Command = {
     }
   },
 };
-
-function flag(v: unknown): boolean {
-  return v === true;
-}
