@@ -139,10 +139,10 @@ export async function loadModel(dir: string): Promise<ModelPackage> {
   try {
     m = JSON.parse(text);
   } catch (e) {
-    throw new ModelError(manifestPath, `is not valid JSON: ${(e as Error).message}`);
+    throw new ModelError(manifestPath, `not valid JSON: ${(e as Error).message}`);
   }
   if (!isRecord(m) || m.format !== MODEL_FORMAT) {
-    throw new ModelError(manifestPath, `is not a ${MODEL_FORMAT} manifest (format: ${isRecord(m) ? String(m.format) : typeof m})`);
+    throw new ModelError(manifestPath, `not a ${MODEL_FORMAT} manifest (format: ${isRecord(m) ? String(m.format) : typeof m})`);
   }
   for (const k of ['id', 'version', 'satellite', 'group', 'upsample', 'created'] as const) {
     if (typeof m[k] !== 'string') throw new ModelError(manifestPath, `field "${k}" must be a string`);
