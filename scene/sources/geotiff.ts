@@ -2,6 +2,7 @@
  * GeoTIFF band sources through geotiff.js: local files and remote COGs (HTTP range requests).
  * Only the tiles or strips a window touches are read.
  */
+import { stat } from 'node:fs/promises';
 import { fromFile, fromUrl, type BlockedSourceOptions, type GeoTIFF, type GeoTIFFImage, type RemoteSourceOptions } from 'geotiff';
 import { intersectWindows, type Crs, type GeoTransform, type Grid, type PixelWindow } from '../../raster/grid.js';
 import { allocPixels, type DataType, type PixelArray } from '../../raster/types.js';
@@ -69,6 +70,24 @@ function transformOf(image: GeoTIFFImage): GeoTransform | null {
     t = { x0: t.x0 - t.dx / 2, y0: t.y0 - t.dy / 2, dx: t.dx, dy: t.dy };
   }
   return t;
+}
+
+/**
+ * Throws when a local file ends before the strips or tiles of its first image do: geotiff.js reads
+ * past the end of a truncated file as zeros instead of failing.
+ */
+async function assertComplete(image: GeoTIFFImage, path: string): Promise<void> {
+  const fd = image.fileDirectory;
+  const tiled = fd.hasTag('TileOffsets');
+  const offsets = (await fd.loadValue(tiled ? 'TileOffsets' : 'StripOffsets')) as ArrayLike<number | bigint> | number | undefined;
+  const counts = (await fd.loadValue(tiled ? 'TileByteCounts' : 'StripByteCounts')) as ArrayLike<number | bigint> | number | undefined;
+  if (offsets === undefined || counts === undefined) throw new SceneError(path, 'not a readable GeoTIFF: no strip or tile offsets');
+  const o = typeof offsets === 'number' ? [offsets] : Array.from(offsets, Number);
+  const c = typeof counts === 'number' ? [counts] : Array.from(counts, Number);
+  let end = 0;
+  for (let i = 0; i < o.length; i++) if ((c[i] ?? 0) > 0) end = Math.max(end, o[i] + c[i]);
+  const size = (await stat(path)).size;
+  if (end > size) throw new SceneError(path, `truncated GeoTIFF: its image data runs to byte ${end} but the file has only ${size} bytes`);
 }
 
 class GeoTiffBand implements BandSource {
@@ -151,6 +170,7 @@ export async function openGeoTiffBands(uri: string, options: GeoTiffOptions = {}
       transform = transform ?? options.fallbackGrid.transform;
       crs = crs && crs.epsg !== null ? crs : options.fallbackGrid.crs;
     }
+    if (!isUrl(uri)) await assertComplete(image, uri);
     const nodata = image.getGDALNoData();
     const grid: Grid = { width, height, transform, crs };
     const samples = image.getSamplesPerPixel();
