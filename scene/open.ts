@@ -10,8 +10,10 @@ import type { SatelliteSpec } from '../satellites/spec.js';
 import { archiveKind, extractArchive } from './archive.js';
 import { DEFAULT_LIMITS, registeredReaders, registerReader, type InputLimits, type ReaderContext } from './reader.js';
 import { geotiffFolderReader } from './readers/geotiff-folder.js';
+import { landsatReader } from './readers/landsat.js';
 import { SceneError, type Scene } from './types.js';
 
+registerReader(landsatReader);
 registerReader(geotiffFolderReader);
 
 /** Options of openScene. */
