@@ -4,16 +4,21 @@
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import Ajv, { type ValidateFunction } from 'ajv';
-import addFormats from 'ajv-formats';
+import AjvModule, { type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
 import { REPO_ROOT } from './data.js';
 
 /** Folder of the offline schemas. */
 export const SCHEMAS_DIR = process.env.SHARPSTREAM_SCHEMAS ? resolve(process.env.SHARPSTREAM_SCHEMAS) : resolve(REPO_ROOT, '../shared/schemas');
 
-let ajv: Ajv | null = null;
+// ajv and ajv-formats are CommonJS modules whose classes sit on `.default` under NodeNext.
+const Ajv = AjvModule.default;
+const addFormats = addFormatsModule.default;
+type AjvInstance = InstanceType<typeof Ajv>;
 
-function instance(): Ajv {
+let ajv: AjvInstance | null = null;
+
+function instance(): AjvInstance {
   if (ajv) return ajv;
   const a = new Ajv({ strict: false, allErrors: true });
   addFormats(a);

@@ -1,0 +1,106 @@
+/**
+ * Model runtimes on the DSen2 20 m network (6 ResBlocks x 128 filters, 10 inputs, 6 outputs):
+ * Mpixel/s and GFLOP/s per runtime on 256x256 and 512x512 inputs, as a fraction of this CPU's
+ * measured fp32 FMA peak (bench/fma-peak.c, compiled here when a C compiler exists).
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { dsen2Graph, dsen2InitialWeights } from '../model/dsen2.js';
+import { macsPerPixel } from '../model/graph.js';
+import { MODEL_FORMAT, makePackage } from '../model/package.js';
+import { Rng } from '../model/random.js';
+import { registeredRuntimes } from '../model/runtimes/index.js';
+
+const run = promisify(execFile);
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** fp32 peak GFLOP/s of all cores, measured with an FMA kernel, or null without a compiler. */
+export async function measurePeak(threads: number): Promise<{ gflops: number; perCore: number; threads: number } | { error: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'fma-'));
+  const exe = join(dir, 'fma');
+  try {
+    await run('cc', ['-O2', '-mavx2', '-mfma', '-pthread', '-o', exe, join(here, 'fma-peak.c')]);
+  } catch (e) {
+    return { error: `cannot compile the FMA kernel: ${(e as Error).message.split('\n')[0]}` };
+  }
+  const all = JSON.parse((await run(exe, [String(threads)])).stdout) as { gflops: number };
+  const one = JSON.parse((await run(exe, ['1'])).stdout) as { gflops: number };
+  return { gflops: all.gflops, perCore: one.gflops, threads };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** Runs the benchmark. */
+export default async function bench(): Promise<Record<string, unknown>> {
+  const quick = process.env.BENCH_QUICK === '1';
+  const threads = cpus().length;
+  const size = { blocks: 6, filters: 128 };
+  const graph = dsen2Graph(10, 6, size);
+  const weights = dsen2InitialWeights(10, 6, size, 1);
+  const pkg = makePackage(
+    {
+      format: MODEL_FORMAT,
+      id: 'bench-dsen2-20m',
+      version: '0',
+      satellite: 'sentinel-2-l1c',
+      group: '20m',
+      factor: 2,
+      inputs: ['B02', 'B03', 'B04', 'B08', 'B05', 'B06', 'B07', 'B8A', 'B11', 'B12'],
+      outputs: ['B05', 'B06', 'B07', 'B8A', 'B11', 'B12'],
+      upsample: 'bilinear',
+      normalisation: { divisor: 2000, applyDnOffset: true },
+      architecture: { type: 'dsen2', ...size, residualScale: 0.1 },
+      graph,
+      weights: { file: '', sha256: '', tensors: [] },
+      created: new Date().toISOString(),
+    },
+    weights,
+  );
+  const flopPerPixel = 2 * macsPerPixel(graph, weights);
+  process.stderr.write(`runtimes: measuring the FMA peak on ${threads} threads\n`);
+  const peak = await measurePeak(threads);
+  const sizes = quick ? [128] : [256, 512];
+  const results: Record<string, unknown>[] = [];
+  for (const rt of registeredRuntimes()) {
+    const a = await rt.available();
+    if (!a.ok) {
+      results.push({ runtime: rt.name, available: false, reason: a.reason });
+      continue;
+    }
+    const session = await rt.load(pkg, { threads });
+    for (const side of sizes) {
+      const rng = new Rng(2);
+      const x = Float32Array.from({ length: 10 * side * side }, () => rng.uniform(0, 1));
+      const reps = quick ? 1 : rt.name.startsWith('tfjs-wasm') ? 2 : side >= 512 ? 3 : 5;
+      await session.run(x, 1, side, side); // warm-up
+      const times: number[] = [];
+      for (let i = 0; i < reps; i++) {
+        const t0 = performance.now();
+        await session.run(x, 1, side, side);
+        times.push((performance.now() - t0) / 1000);
+      }
+      const s = median(times);
+      const mpx = (side * side) / s / 1e6;
+      const gflops = (mpx * 1e6 * flopPerPixel) / 1e9;
+      const r = { runtime: rt.name, device: session.device, input: `${side}x${side}`, secondsPerPass: +s.toFixed(4), mpixelPerSecond: +mpx.toFixed(4), gflops: +gflops.toFixed(1) } as Record<string, unknown>;
+      if ('gflops' in peak) r.fractionOfPeak = +(gflops / peak.gflops).toFixed(3);
+      process.stderr.write(`runtimes: ${JSON.stringify(r)}\n`);
+      results.push(r);
+    }
+    await session.dispose();
+  }
+  return {
+    network: 'DSen2 20 m (6 ResBlocks x 128 filters, 10 -> 6 bands)',
+    flopPerOutputPixel: flopPerPixel,
+    threads,
+    peak,
+    results,
+  };
+}
