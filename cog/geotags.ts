@@ -67,6 +67,11 @@ function xmlEscape(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
+/** Item text as GDAL writes it: escaped twice (GDAL escapes the value, then its XML writer escapes again, and its reader undoes both). */
+function itemText(s: string): string {
+  return xmlEscape(xmlEscape(s));
+}
+
 /** What goes into the GDAL_METADATA tag. */
 export interface GdalMetadataInput {
   /** Dataset-level key/value items. */
@@ -81,16 +86,17 @@ export interface GdalMetadataInput {
 
 /**
  * The GDAL_METADATA XML (tag 42112): dataset items, then per-band OFFSET, SCALE and DESCRIPTION items
- * with `sample` (0-based band) and `role` attributes, as GDAL writes them; null when there is nothing to say.
+ * with `sample` (0-based band) and `role` attributes, text escaped twice, as GDAL writes them; null when
+ * there is nothing to say.
  */
 export function gdalMetadataXml(input: GdalMetadataInput): string | null {
   const lines: string[] = [];
   for (const [k, v] of Object.entries(input.items ?? {})) {
     if (!/^[A-Za-z_][A-Za-z0-9_.:-]*$/.test(k)) throw new Error(`metadata key "${k}" is not a valid GDAL metadata item name`);
-    lines.push(`  <Item name="${xmlEscape(k)}">${xmlEscape(String(v))}</Item>`);
+    lines.push(`  <Item name="${xmlEscape(k)}">${itemText(String(v))}</Item>`);
   }
   const bandItem = (name: string, role: string, band: number, value: string) =>
-    `  <Item name="${name}" sample="${band}" role="${role}">${xmlEscape(value)}</Item>`;
+    `  <Item name="${name}" sample="${band}" role="${role}">${itemText(value)}</Item>`;
   const bands = Math.max(input.descriptions?.length ?? 0, input.scales?.length ?? 0, input.offsets?.length ?? 0);
   for (let b = 0; b < bands; b++) {
     const offset = input.offsets?.[b];
