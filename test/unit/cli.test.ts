@@ -125,7 +125,8 @@ describe('exit codes and messages', () => {
   it('exits 2 with a hint for unknown commands and options', async () => {
     const unknown = await cli(['frobnicate']);
     expect(unknown.code).toBe(EXIT_USAGE);
-    expect(unknown.err).toMatch(/^sharpstream: unknown command "frobnicate" \(commands: satellites, info, quicklook\b.*\)\n/);
+    expect(unknown.err).toMatch(/^sharpstream: unknown command "frobnicate" \(commands: .*\)\n/);
+    for (const name of ['satellites', 'info', 'quicklook']) expect(unknown.err.split('\n')[0]).toMatch(new RegExp(`[ ,]${name}[,)]`));
     expect(unknown.err).toMatch(/Run "sharpstream --help" for usage\.\n$/);
     const opt = await cli(['info', 'x', '--fast']);
     expect(opt.code).toBe(EXIT_USAGE);
