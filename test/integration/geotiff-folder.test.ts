@@ -13,6 +13,7 @@ import { bandWindowFor, intersectWindows, windowTransform, type PixelWindow } fr
 import { satellites } from '../../satellites/registry.js';
 import type { SatelliteSpec } from '../../satellites/spec.js';
 import { openScene } from '../../scene/open.js';
+import { registeredReaders } from '../../scene/reader.js';
 import { SceneError, type Scene } from '../../scene/types.js';
 import { dataPath, missingData } from '../helpers/data.js';
 
@@ -205,7 +206,15 @@ for (const c of CASES) {
   describe.skipIf(missingData(c.parts))(`geotiff-folder reader: ${c.name}`, () => {
     const dir = dataPath(...c.parts);
 
-    it('detects the satellite and lists the bands in the definition order', async () => {
+    it('is opened by this reader, detects the satellite and lists the bands in the definition order', async () => {
+      let reader: string | undefined;
+      for (const r of registeredReaders()) {
+        if (await r.accepts(dir)) {
+          reader = r.name;
+          break;
+        }
+      }
+      expect(reader).toBe('geotiff-folder');
       const scene = await openScene(dir);
       try {
         expect(scene.satellite.id).toBe(c.satellite);
