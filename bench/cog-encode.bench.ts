@@ -3,7 +3,8 @@
  * average overviews) on the same synthetic 4-band uint16 pixels (smooth fields, texture and noise,
  * with a nodata corner). The pixels are written once as a raw ENVI file outside the timing; both
  * writers read it. Ours runs in a child process so its peak RSS can be reported.
- * BENCH_QUICK=1 uses 2048x2048; the default is a full Sentinel-2 tile, 10980x10980.
+ * BENCH_QUICK=1 uses 2048x2048; the default is a full Sentinel-2 tile, 10980x10980 (BENCH_COG_SIZE=N
+ * sets another size).
  * Run directly: `node --import tsx bench/cog-encode.bench.ts`.
  */
 import { execFile, spawn } from 'node:child_process';
@@ -119,10 +120,12 @@ async function child(raw: string, out: string, size: number): Promise<void> {
     await f.close();
   }
   const seconds = (performance.now() - t0) / 1000;
-  process.stdout.write(`${JSON.stringify({ seconds, maxRssMB: process.resourceUsage().maxRSS / 1024, bytes: result.bytes, levels: result.levels.length })}\n`);
+  const usage = process.resourceUsage();
+  const cpuSeconds = (usage.userCPUTime + usage.systemCPUTime) / 1e6;
+  process.stdout.write(`${JSON.stringify({ seconds, cpuSeconds, maxRssMB: usage.maxRSS / 1024, bytes: result.bytes, levels: result.levels.length })}\n`);
 }
 
-function runChild(raw: string, out: string, size: number): Promise<{ wall: number; report: { seconds: number; maxRssMB: number; bytes: number; levels: number } }> {
+function runChild(raw: string, out: string, size: number): Promise<{ wall: number; report: { seconds: number; cpuSeconds: number; maxRssMB: number; bytes: number; levels: number } }> {
   return new Promise((resolvePromise, reject) => {
     const t0 = performance.now();
     const p = spawn(process.execPath, ['--import', 'tsx', THIS_FILE, '--child', raw, out, String(size)], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -143,7 +146,7 @@ function runChild(raw: string, out: string, size: number): Promise<{ wall: numbe
   });
 }
 
-async function gdalTranslate(raw: string, out: string, size: number): Promise<{ wall: number; maxRssMB: number | null }> {
+async function gdalTranslate(raw: string, out: string, size: number): Promise<{ wall: number; maxRssMB: number | null; cpuSeconds: number | null }> {
   const args = [
     '-q', '-of', 'COG',
     '-co', 'COMPRESS=DEFLATE', '-co', 'PREDICTOR=YES', '-co', `BLOCKSIZE=${TILE}`, '-co', 'OVERVIEW_RESAMPLING=AVERAGE',
@@ -153,19 +156,19 @@ async function gdalTranslate(raw: string, out: string, size: number): Promise<{ 
   const timeBin = '/usr/bin/time';
   const t0 = performance.now();
   if (existsSync(timeBin)) {
-    const { stderr } = await execFileP(timeBin, ['-f', 'MAXRSS_KB=%M', 'gdal_translate', ...args]);
+    const { stderr } = await execFileP(timeBin, ['-f', 'MAXRSS_KB=%M CPU=%U+%S', 'gdal_translate', ...args]);
     const wall = (performance.now() - t0) / 1000;
-    const m = /MAXRSS_KB=(\d+)/.exec(stderr);
-    return { wall, maxRssMB: m ? Number(m[1]) / 1024 : null };
+    const m = /MAXRSS_KB=(\d+) CPU=([\d.]+)\+([\d.]+)/.exec(stderr);
+    return { wall, maxRssMB: m ? Number(m[1]) / 1024 : null, cpuSeconds: m ? Number(m[2]) + Number(m[3]) : null };
   }
   await execFileP('gdal_translate', args);
-  return { wall: (performance.now() - t0) / 1000, maxRssMB: null };
+  return { wall: (performance.now() - t0) / 1000, maxRssMB: null, cpuSeconds: null };
 }
 
 /** Benchmarks our COG writer against gdal_translate -of COG on the same synthetic scene. */
 export default async function benchCogEncode(): Promise<Record<string, unknown>> {
   const quick = process.env.BENCH_QUICK === '1';
-  const size = quick ? 2048 : 10980;
+  const size = Number(process.env.BENCH_COG_SIZE) || (quick ? 2048 : 10980);
   const { validateCogGdal } = await import('../test/helpers/gdal.js');
   const dir = await mkdtemp(join(tmpdir(), 'sharpstream-cog-bench-'));
   try {
@@ -183,7 +186,9 @@ export default async function benchCogEncode(): Promise<Record<string, unknown>>
       tileSize: TILE,
       oursSeconds: round(ours.wall),
       oursWriterSeconds: round(ours.report.seconds),
+      oursCpuSeconds: round(ours.report.cpuSeconds),
       gdalSeconds: round(gdal.wall),
+      gdalCpuSeconds: gdal.cpuSeconds === null ? null : round(gdal.cpuSeconds),
       ratio: round(ours.wall / gdal.wall),
       ratioGoal: 1.0,
       oursPeakRssMB: round(ours.report.maxRssMB),

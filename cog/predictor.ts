@@ -56,6 +56,57 @@ export function applyHorizontalPredictor(a: PixelArray, rowWidth: number, spp: n
   }
 }
 
+/**
+ * interleaveTile followed by applyHorizontalPredictor in one pass over the samples (integer types): the
+ * predicted tile, padded with `fill` before differencing. Every sample of the output is written.
+ */
+export function interleavePredictTile(
+  planes: readonly PixelArray[],
+  width: number,
+  height: number,
+  stride: number,
+  tileSize: number,
+  dataType: DataType,
+  fill: number,
+  scratch?: PixelArray,
+): PixelArray {
+  if (isFloat(dataType)) throw new Error('predictor 2 is for integer samples; use predictor 3 for floats');
+  const spp = planes.length;
+  const n = tileSize * tileSize * spp;
+  const out = scratch !== undefined && scratch.length === n && dataTypeOf(scratch) === dataType ? scratch : allocPixels(dataType, n);
+  const rowLen = tileSize * spp;
+  for (let b = 0; b < spp; b++) {
+    const p = planes[b];
+    for (let r = 0; r < tileSize; r++) {
+      let o = r * rowLen + b;
+      let c = 1;
+      if (r < height) {
+        const src = r * stride;
+        let prev = p[src];
+        out[o] = prev;
+        for (; c < width; c++) {
+          const v = p[src + c];
+          o += spp;
+          out[o] = v - prev;
+          prev = v;
+        }
+        if (c < tileSize) {
+          o += spp;
+          out[o] = fill - prev;
+          c++;
+        }
+      } else {
+        out[o] = fill;
+      }
+      for (; c < tileSize; c++) {
+        o += spp;
+        out[o] = 0;
+      }
+    }
+  }
+  return out;
+}
+
 /** Undoes TIFF predictor 2 in place (running sums per band along each row). */
 export function undoHorizontalPredictor(a: PixelArray, rowWidth: number, spp: number): void {
   const rowLen = rowWidth * spp;

@@ -18,7 +18,7 @@ import type { Crs, GeoTransform } from '../raster/grid.js';
 import { BYTES_PER_SAMPLE, allocPixels, dataTypeOf, isFloat, type DataType, type PixelArray } from '../raster/types.js';
 import { geoFields, gdalMetadataXml, gdalNodataText, type CrsKind } from './geotags.js';
 import { averagingRule, downsample2x, pyramidSizes, type AveragingRule } from './overview.js';
-import { applyFloatPredictor, applyHorizontalPredictor, bytesOf, interleaveTile, predictorFor } from './predictor.js';
+import { applyFloatPredictor, bytesOf, interleavePredictTile, interleaveTile, predictorFor } from './predictor.js';
 import { FieldType, Tag, encodeGhostArea, encodeHeader, encodeIfd, headerSize, ifdByteLength, type TiffField } from './tiff.js';
 
 const deflateAsync = promisify(deflate);
@@ -433,18 +433,23 @@ export class CogWriter {
     const L = this.levels[li];
     const o = this.o;
     const T = o.tileSize;
-    const tile = interleaveTile(planes, width, height, stride, T, o.dataType, o.fill, this.tilePool.pop());
     let raw: Uint8Array;
     let release: () => void;
-    if (o.predictor && (tile instanceof Float32Array || tile instanceof Float64Array)) {
-      const encoded = applyFloatPredictor(tile, T, o.bands, this.bytePool.pop());
-      this.tilePool.push(tile);
-      raw = encoded;
-      release = () => this.bytePool.push(encoded);
-    } else {
-      if (o.predictor) applyHorizontalPredictor(tile, T, o.bands);
+    if (o.predictor && !isFloat(o.dataType)) {
+      const tile = interleavePredictTile(planes, width, height, stride, T, o.dataType, o.fill, this.tilePool.pop());
       raw = bytesOf(tile);
       release = () => this.tilePool.push(tile);
+    } else {
+      const tile = interleaveTile(planes, width, height, stride, T, o.dataType, o.fill, this.tilePool.pop());
+      if (o.predictor && (tile instanceof Float32Array || tile instanceof Float64Array)) {
+        const encoded = applyFloatPredictor(tile, T, o.bands, this.bytePool.pop());
+        this.tilePool.push(tile);
+        raw = encoded;
+        release = () => this.bytePool.push(encoded);
+      } else {
+        raw = bytesOf(tile);
+        release = () => this.tilePool.push(tile);
+      }
     }
     const up = this.levels[li + 1];
     let completes = false;
@@ -464,7 +469,10 @@ export class CogWriter {
 
   /** Queues a tile's compression; `release` hands its input buffer back once zlib is done with it. */
   private async compress(level: Level, raw: Uint8Array, release: () => void): Promise<void> {
-    const done = deflateAsync(raw, { level: this.o.level, memLevel: 9 });
+    // one output chunk big enough for the whole tile: zlib then compresses it in a single thread-pool
+    // task instead of returning to the main thread every 16 KiB of output
+    const chunkSize = raw.length + (raw.length >> 6) + 1024;
+    const done = deflateAsync(raw, { level: this.o.level, memLevel: 9, chunkSize });
     done.catch(() => undefined); // observed when drained; avoids an unhandled rejection meanwhile
     this.inflight.push({ level, done, release });
     while (this.inflight.length > this.o.inFlight) await this.drainOne();

@@ -3,6 +3,7 @@ import {
   applyFloatPredictor,
   applyHorizontalPredictor,
   bytesOf,
+  interleavePredictTile,
   interleaveTile,
   predictorFor,
   undoFloatPredictor,
@@ -108,5 +109,33 @@ describe('interleaveTile', () => {
     expect([...t]).toEqual([1, 2, 3, 4]);
     const padded = interleaveTile([plane], 1, 1, 3, 2, 'float32', 0, scratch);
     expect([...padded]).toEqual([1, 0, 0, 0]); // stale scratch content is cleared
+  });
+});
+
+describe('interleavePredictTile', () => {
+  it.each([
+    ['uint16', 0, 64, 64],
+    ['uint16', 500, 37, 21],
+    ['int16', -7, 64, 1],
+    ['uint8', 3, 1, 64],
+    ['int32', 0, 63, 64],
+    ['uint32', 4000000000, 20, 30],
+  ] as const)('equals interleaving then predictor 2 (%s, fill %d, %ix%i valid in a 64 tile)', (dataType, fill, w, h) => {
+    let s = 5;
+    const stride = w + 3;
+    const planes = Array.from({ length: 3 }, () => {
+      const p = allocPixels(dataType, stride * h);
+      for (let i = 0; i < p.length; i++) {
+        s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+        p[i] = dataType === 'uint8' ? s >>> 24 : dataType.startsWith('int') ? (s | 0) >> 8 : s >>> 1;
+      }
+      return p;
+    });
+    const expected = interleaveTile(planes, w, h, stride, 64, dataType, fill);
+    applyHorizontalPredictor(expected, 64, 3);
+    const scratch = allocPixels(dataType, 64 * 64 * 3).fill(9); // stale content must be overwritten
+    const got = interleavePredictTile(planes, w, h, stride, 64, dataType, fill, scratch);
+    expect(got).toBe(scratch);
+    expect([...got]).toEqual([...expected]);
   });
 });
