@@ -44,7 +44,21 @@ interface Taps {
   readonly n: number;
 }
 
+// Patches of one scene share a handful of geometries: cache their taps.
+const tapCache = new Map<string, Taps>();
+
 function taps(count: number, offset: number, scale: number, size: number, method: 'bilinear' | 'bicubic'): Taps {
+  const key = `${count}|${offset}|${scale}|${size}|${method}`;
+  let t = tapCache.get(key);
+  if (!t) {
+    if (tapCache.size > 256) tapCache.clear();
+    t = computeTaps(count, offset, scale, size, method);
+    tapCache.set(key, t);
+  }
+  return t;
+}
+
+function computeTaps(count: number, offset: number, scale: number, size: number, method: 'bilinear' | 'bicubic'): Taps {
   const n = method === 'bilinear' ? 2 : 4;
   const idx = new Int32Array(count * n);
   const w = new Float32Array(count * n);
@@ -90,12 +104,20 @@ export function resamplePatch(
   const tx = taps(outW, place.offsetX, place.scaleX, cols, method);
   const ty = taps(outH, place.offsetY, place.scaleY, rows, method);
   const tmp = new Float32Array(rows * outW);
+  const xi = tx.idx;
+  const xw = tx.w;
+  const nx = tx.n;
   for (let r = 0; r < rows; r++) {
     const base = r * cols;
-    for (let i = 0; i < outW; i++) {
-      let v = 0;
-      for (let k = 0; k < tx.n; k++) v += tx.w[i * tx.n + k] * src[base + tx.idx[i * tx.n + k]];
-      tmp[r * outW + i] = v;
+    const o = r * outW;
+    if (nx === 2) {
+      for (let i = 0; i < outW; i++) tmp[o + i] = xw[2 * i] * src[base + xi[2 * i]] + xw[2 * i + 1] * src[base + xi[2 * i + 1]];
+    } else {
+      for (let i = 0; i < outW; i++) {
+        let v = 0;
+        for (let k = 0; k < nx; k++) v += xw[i * nx + k] * src[base + xi[i * nx + k]];
+        tmp[o + i] = v;
+      }
     }
   }
   for (let j = 0; j < outH; j++) {

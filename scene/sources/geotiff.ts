@@ -7,6 +7,9 @@ import { fromFile, fromUrl, type BlockedSourceOptions, type GeoTIFF, type GeoTIF
 import { intersectWindows, type Crs, type GeoTransform, type Grid, type PixelWindow } from '../../raster/grid.js';
 import { allocPixels, type DataType, type PixelArray } from '../../raster/types.js';
 import { SceneError, type BandSource } from '../types.js';
+import { useNodeZlib } from './zlib-decoder.js';
+
+useNodeZlib();
 
 /** Options of openGeoTiffBands. */
 export interface GeoTiffOptions {
