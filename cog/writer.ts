@@ -58,7 +58,10 @@ export interface CogOptions {
   readonly bigtiff?: 'auto' | 'yes' | 'no';
   /** Folder for the per-level spool files (default: the output's folder). */
   readonly tmpDir?: string;
-  /** Tiles compressing at once on the thread pool (default: the number of CPUs, at least 2). */
+  /**
+   * Tiles to keep compressing in parallel on libuv's thread pool; at most concurrency + 2 tiles are in
+   * flight (default: the CPU count, at least 2, at most the pool size).
+   */
   readonly concurrency?: number;
 }
 
@@ -193,7 +196,8 @@ function resolveOptions(path: string, o: CogOptions): Resolved {
   if (!Number.isInteger(level) || level < 0 || level > 9) bad(`level must be an integer from 0 to 9, got ${String(level)}`);
   const bigtiff = o.bigtiff ?? 'auto';
   if (!['auto', 'yes', 'no'].includes(bigtiff)) bad(`bigtiff must be 'auto', 'yes' or 'no', got ${String(bigtiff)}`);
-  const concurrency = o.concurrency ?? Math.max(2, availableParallelism());
+  const poolSize = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+  const concurrency = o.concurrency ?? Math.max(2, Math.min(availableParallelism(), poolSize));
   if (!Number.isInteger(concurrency) || concurrency < 1) bad(`concurrency must be a positive integer, got ${String(concurrency)}`);
   const nodata = o.nodata ?? null;
   if (nodata !== null) {
@@ -231,7 +235,7 @@ function resolveOptions(path: string, o: CogOptions): Resolved {
     level,
     predictor: o.predictor ?? true,
     bigtiff,
-    inFlight: concurrency * 2,
+    inFlight: concurrency + 2, // a couple more than compress at once, so the pool never waits for the main thread
     fill: nodata ?? 0,
     rule: averagingRule(o.dataType, nodata),
     mainExtra,

@@ -186,7 +186,7 @@ afterAll(async () => {
 });
 
 async function write(c: Case, path: string): Promise<CogResult> {
-  const { width: W, height: H, bands, tileSize = 512 } = c.options;
+  const { width: W, bands, tileSize = 512 } = c.options;
   if (c.feed === 'writeCog') {
     const { bands: _b, dataType: _d, ...rest } = c.options;
     return writeCog(path, c.planes, rest);
@@ -204,7 +204,6 @@ async function write(c: Case, path: string): Promise<CogResult> {
       });
       await w.writeTile(tile, { col: pos.col, row: pos.row });
     }
-    expect(H).toBeGreaterThan(0);
     return await w.finish();
   } catch (e) {
     await w.abort();
