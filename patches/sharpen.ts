@@ -176,12 +176,18 @@ export async function* sharpenGroup(opts: SharpenOptions): AsyncGenerator<RowBlo
         const lr = new Float32Array(nr * nc);
         const lm = new Uint8Array(nr * nc);
         const W = ib.window.width;
+        const cols = new Int32Array(nc);
+        for (let c = 0; c < nc; c++) cols[c] = symmetricIndex(c0 + c, W);
+        let anyMasked = false;
         for (let r = 0; r < nr; r++) {
           const sr = rows[r] * W;
+          const o = r * nc;
           for (let c = 0; c < nc; c++) {
-            const sc = symmetricIndex(c0 + c, W);
-            lr[r * nc + c] = strip.data[sr + sc];
-            lm[r * nc + c] = strip.mask[sr + sc];
+            lr[o + c] = strip.data[sr + cols[c]];
+            if (strip.mask[sr + cols[c]]) {
+              lm[o + c] = 1;
+              anyMasked = true;
+            }
           }
         }
         const dstOff = (slot * C + j) * p * p;
@@ -192,7 +198,7 @@ export async function* sharpenGroup(opts: SharpenOptions): AsyncGenerator<RowBlo
         }
         // Nodata: a fine pixel is masked when the input pixel under its centre is nodata.
         const mo = slot * p * p;
-        for (let r = 0; r < p; r++) {
+        for (let r = 0; anyMasked && r < p; r++) {
           const lrRow = Math.min(nr - 1, Math.max(0, Math.floor(fracY + (r + 0.5) * ib.scaleY)));
           for (let c = 0; c < p; c++) {
             const lcCol = Math.min(nc - 1, Math.max(0, Math.floor(v0 - c0 + (c + 0.5) * ib.scaleX)));
