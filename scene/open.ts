@@ -11,10 +11,12 @@ import { archiveKind, extractArchive } from './archive.js';
 import { DEFAULT_LIMITS, registeredReaders, registerReader, type InputLimits, type ReaderContext } from './reader.js';
 import { geotiffFolderReader } from './readers/geotiff-folder.js';
 import { landsatReader } from './readers/landsat.js';
+import { safeReader } from './readers/safe.js';
 import { stacItemReader } from './readers/stac-item.js';
 import { SceneError, type Scene } from './types.js';
 
 registerReader(stacItemReader);
+registerReader(safeReader);
 registerReader(landsatReader);
 registerReader(geotiffFolderReader);
 
