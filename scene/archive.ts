@@ -335,7 +335,7 @@ async function extractTar(path: string, dest: string, budget: Budget, gzipped: b
         case 'link':
           throw new Refusal(`hard link (to "${h.linkname ?? ''}") is refused`);
         default:
-          throw new Refusal(`entries of type ${h.type} (devices, fifos, ...) are refused`);
+          throw new Refusal(`entries of type ${h.type ?? 'unknown'} are refused (only files and folders are extracted)`);
       }
       open = null;
       current = null;

@@ -271,6 +271,7 @@ describe('extractArchive: hostile entries', () => {
     await expectRefusal('sym.tar', buildTar([{ name: 'link', type: '2', linkname: '/etc/passwd' }]), /symbolic link/, 'link');
     await expectRefusal('hard.tar', buildTar([{ name: 'hard', type: '1', linkname: '/etc/passwd' }]), /hard link/, 'hard');
     await expectRefusal('dev.tar', buildTar([{ name: 'dev', type: '3' }]), /character-device/, 'dev');
+    await expectRefusal('sparse.tar', buildTar([{ name: 'sparse', type: 'S' }]), /type unknown are refused/, 'sparse');
     await expectRefusal('fifo.zip', buildZip([{ name: 'fifo', data: Buffer.alloc(0), unixMode: 0o010644 }]), /special file/, 'fifo');
   });
 
