@@ -49,7 +49,8 @@ export interface GdalInfo {
   bands: number;
   geoTransform: number[];
   epsg: number | null;
-  nodata: (number | null)[];
+  /** Per band; a NaN nodata is reported as the string "NaN". */
+  nodata: (number | 'NaN' | null)[];
   dataType: string;
   overviews: [number, number][];
   descriptions: string[];
@@ -72,10 +73,13 @@ if srs is not None:
     code = srs.GetAuthorityCode(None)
     epsg = int(code) if code else None
 b1 = ds.GetRasterBand(1)
+def nd(v):
+    # JSON has no NaN: report a NaN nodata as the string "NaN".
+    return "NaN" if v is not None and v != v else v
 print(json.dumps({
   "width": ds.RasterXSize, "height": ds.RasterYSize, "bands": ds.RasterCount,
   "geoTransform": list(ds.GetGeoTransform()), "epsg": epsg,
-  "nodata": [ds.GetRasterBand(i+1).GetNoDataValue() for i in range(ds.RasterCount)],
+  "nodata": [nd(ds.GetRasterBand(i+1).GetNoDataValue()) for i in range(ds.RasterCount)],
   "dataType": gdal.GetDataTypeName(b1.DataType),
   "overviews": [[b1.GetOverview(i).XSize, b1.GetOverview(i).YSize] for i in range(b1.GetOverviewCount())],
   "descriptions": [ds.GetRasterBand(i+1).GetDescription() for i in range(ds.RasterCount)],
