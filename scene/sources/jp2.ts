@@ -87,7 +87,7 @@ function openJpeg(): Promise<OpenJpegModule> {
   return modulePromise;
 }
 
-/** Decodes one complete codestream throws with OpenJPEG's own error messages when it fails. */
+/** Decodes one complete codestream; throws with OpenJPEG's own error messages when it fails. */
 async function decodeCodestream(codestream: Uint8Array): Promise<{ info: FrameInfo; bytes: Uint8Array }> {
   const mod = await openJpeg();
   decoderLog = [];
