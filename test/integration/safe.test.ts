@@ -280,7 +280,7 @@ describe.skipIf(skip)('Sentinel-2 .SAFE reader', () => {
   it('is registered before the GeoTIFF folder reader and recognises product folders only', async () => {
     const names = registeredReaders().map((r) => r.name);
     expect(names.indexOf('sentinel-2-safe')).toBeGreaterThanOrEqual(0);
-    expect(names.indexOf('sentinel-2-safe')).toBeLessThan(names.indexOf('geotiff-folder'));
+    expect(names.indexOf('sentinel-2-safe')).toBeLessThan(names.indexOf('band-folder'));
     expect(await safeReader.accepts(l1c)).toBe(true);
     expect(await safeReader.accepts(join(l1c, 'MTD_MSIL1C.xml'))).toBe(true);
     expect(await safeReader.accepts(join(l1c, 'GRANULE'))).toBe(false);

@@ -1,7 +1,8 @@
 /**
- * A folder of per-band GeoTIFFs whose file names carry the band id (`..._B05.tif`, `B8A.tif`), as
- * BigEarthNet patches, the rio-tiler fixtures and hand-made crops are laid out. A STAC item JSON in
- * the folder, when present, supplies the product metadata.
+ * A folder of per-band raster files, GeoTIFF or JPEG 2000, whose file names carry the band id
+ * (`..._B05.tif`, `B8A.tif`, `T33UUU_20170216T102101_B02.jp2`), as BigEarthNet patches, the rio-tiler
+ * fixtures, a SAFE granule's IMG_DATA and hand-made crops are laid out. A STAC item JSON in the folder,
+ * when present, supplies the product metadata.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -11,9 +12,10 @@ import { detectSatellite } from '../detect.js';
 import { metadataDnOffset } from '../radiometry.js';
 import type { ReaderContext, SceneReader } from '../reader.js';
 import { openGeoTiffBand } from '../sources/geotiff.js';
+import { openJp2Band } from '../sources/jp2.js';
 import { SceneError, type Scene, type SceneBand, type SceneMetadata } from '../types.js';
 
-const TIFF = /\.tiff?$/i;
+const BAND_FILE = /\.(tiff?|jp2)$/i;
 
 async function isDir(p: string): Promise<boolean> {
   try {
@@ -38,7 +40,7 @@ async function folderStacItem(dir: string, files: string[]): Promise<Record<stri
 
 /** The common prefix of band file names with the band suffix removed ("S2A_MSIL2A_..._36_85"). */
 function productPrefix(files: string[]): string | null {
-  const tifs = files.filter((f) => TIFF.test(f));
+  const tifs = files.filter((f) => BAND_FILE.test(f));
   if (tifs.length === 0) return null;
   let p = tifs[0];
   for (const f of tifs) while (!f.startsWith(p)) p = p.slice(0, -1);
@@ -61,8 +63,8 @@ function itemMetadata(item: Record<string, unknown>): SceneMetadata {
   };
 }
 
-/** Opens a folder of per-band GeoTIFFs as a scene. */
-export async function openGeoTiffFolder(dir: string, ctx: ReaderContext, required?: readonly string[]): Promise<Scene> {
+/** Opens a folder of per-band GeoTIFF or JPEG 2000 files as a scene. */
+export async function openBandFolder(dir: string, ctx: ReaderContext, required?: readonly string[]): Promise<Scene> {
   let files: string[];
   try {
     files = (await readdir(dir)).sort();
@@ -77,7 +79,7 @@ export async function openGeoTiffFolder(dir: string, ctx: ReaderContext, require
     ...(typeof props['s2:product_uri'] === 'string' ? [props['s2:product_uri'] as string] : []),
     ...(typeof props['sentinel:product_id'] === 'string' ? [props['sentinel:product_id'] as string] : []),
     ...(prefix ? [prefix] : []),
-    ...files.filter((f) => TIFF.test(f)).slice(0, 1),
+    ...files.filter((f) => BAND_FILE.test(f)).slice(0, 1),
     basename(dir),
   ];
   const productTypes = [props['s2:product_type'], props['processing:level'] === 'L2A' ? 'S2MSI2A' : undefined].filter(
@@ -87,7 +89,7 @@ export async function openGeoTiffFolder(dir: string, ctx: ReaderContext, require
   const satellite = detectSatellite(dir, ctx.registry, { names, productTypes, ...(collection ? { stacCollection: collection } : {}) }, ctx.satellite);
   const assigned = assignBandFiles(
     satellite,
-    files.filter((f) => TIFF.test(f)),
+    files.filter((f) => BAND_FILE.test(f)),
   );
   checkBands(dir, satellite, new Set(assigned.keys()), required);
   const metadata: SceneMetadata = item ? itemMetadata(item) : {};
@@ -96,7 +98,9 @@ export async function openGeoTiffFolder(dir: string, ctx: ReaderContext, require
   try {
     for (const [id, file] of assigned) {
       const spec = satellite.bands.find((b) => b.id === id)!;
-      bands.push({ spec, source: await openGeoTiffBand(join(dir, file)), dnOffset: offset });
+      const path = join(dir, file);
+      const source = /\.jp2$/i.test(file) ? await openJp2Band(path) : await openGeoTiffBand(path);
+      bands.push({ spec, source, dnOffset: offset });
     }
     const id = (metadata.productId ?? prefix ?? basename(dir)).replace(/\.(SAFE|zip|tar|tgz|tar\.gz)$/i, '');
     return assembleScene({ id, uri: dir, satellite, bands, metadata });
@@ -106,18 +110,18 @@ export async function openGeoTiffFolder(dir: string, ctx: ReaderContext, require
   }
 }
 
-/** The reader for folders of per-band GeoTIFFs; tried after the product-specific readers. */
-export const geotiffFolderReader: SceneReader = {
-  name: 'geotiff-folder',
+/** The reader for folders of per-band raster files; tried after the product-specific readers. */
+export const bandFolderReader: SceneReader = {
+  name: 'band-folder',
   async accepts(input: string): Promise<boolean> {
     if (!(await isDir(input))) return false;
     try {
-      return (await readdir(input)).some((f) => TIFF.test(f));
+      return (await readdir(input)).some((f) => BAND_FILE.test(f));
     } catch {
       return false;
     }
   },
   open(input: string, ctx: ReaderContext): Promise<Scene> {
-    return openGeoTiffFolder(input, ctx);
+    return openBandFolder(input, ctx);
   },
 };

