@@ -39,9 +39,9 @@ describe('satellite definitions', () => {
     const s2 = satellites().get('sentinel-2-l1c');
     const [g20, g60] = s2.groups;
     expect(g20.factor).toBe(2);
-    expect(groupInputs(s2, g20)).toEqual(['B02', 'B03', 'B04', 'B08', 'B05', 'B06', 'B07', 'B8A', 'B11', 'B12']);
+    expect(groupInputs(s2, g20)).toEqual(['B04', 'B03', 'B02', 'B08', 'B05', 'B06', 'B07', 'B8A', 'B11', 'B12']);
     expect(g60.factor).toBe(6);
-    expect(groupInputs(s2, g60)).toEqual(['B02', 'B03', 'B04', 'B08', 'B05', 'B06', 'B07', 'B8A', 'B11', 'B12', 'B01', 'B09']);
+    expect(groupInputs(s2, g60)).toEqual(['B04', 'B03', 'B02', 'B08', 'B05', 'B06', 'B07', 'B8A', 'B11', 'B12', 'B01', 'B09']);
     expect(groupPatch(g20)).toEqual({ size: 128, border: 8 });
     expect(groupPatch(g60)).toEqual({ size: 192, border: 12 });
     expect(s2.bands.some((b) => b.id === 'B10')).toBe(true);
