@@ -111,7 +111,7 @@ describe('sharpstream satellites', () => {
     expect(r.code).toBe(0);
     for (const id of ['sentinel-2-l1c', 'sentinel-2-l2a', 'landsat-c2-l1', 'landsat-c2-l2']) expect(r.out).toMatch(new RegExp(`^${id}  `, 'm'));
     expect(r.out).toMatch(/^ {4}B8A +20 m +nir08/m);
-    expect(r.out).toMatch(/^ {4}60m: B01,B09 x6 from B02,B03,B04,B08,B05,B06,B07,B8A,B11,B12,B01,B09/m);
+    expect(r.out).toMatch(/^ {4}60m: B01,B09 x6 from B04,B03,B02,B08,B05,B06,B07,B8A,B11,B12,B01,B09/m);
   });
 
   it('--json gives the definitions as data', async () => {

@@ -160,8 +160,9 @@ describe.each(runnable)('Keras model %s', (name, m) => {
   const n = m.inputChannels!;
   const input = INPUT.slice(0, n * H * W);
   let pkg: ModelPackage;
-  const keras32 = m.output ? f32(m.output.file) : new Float32Array();
-  const keras64 = m.output64 ? f64(m.output64.file) : new Float64Array();
+  // Local-only fixtures keep their outputs beside the model in .cache/: read them only when present.
+  const keras32 = !skip && m.output ? f32(m.output.file) : new Float32Array();
+  const keras64 = !skip && m.output64 ? f64(m.output64.file) : new Float64Array();
 
   it.skipIf(skip)('imports as the expected architecture, with the group bands and DSen2 normalisation', async () => {
     pkg = await importKeras(modelPath(m), { satellite: 'sentinel-2-l1c', group: m.group!, id: `keras-${name}` });
