@@ -59,8 +59,8 @@ export class MomentOptimizer {
     this.epsilon = settings.epsilon ?? 1e-8;
     this.scheduleDecay = settings.scheduleDecay ?? 0.004;
     for (const [name, w] of vars) {
-      this.m.set(name, tf.variable(tf.zerosLike(w), false));
-      this.v.set(name, tf.variable(tf.zerosLike(w), false));
+      this.m.set(name, tf.tidy(() => tf.variable(tf.zerosLike(w), false)));
+      this.v.set(name, tf.tidy(() => tf.variable(tf.zerosLike(w), false)));
     }
   }
 
@@ -146,8 +146,10 @@ export class MomentOptimizer {
       const mv = moments.get(name);
       if (!mv) throw new Error(`checkpoint has no optimiser moments for ${name}`);
       if (mv.m.length !== w.size || mv.v.length !== w.size) throw new Error(`checkpoint moments for ${name} have ${mv.m.length} values, the variable ${w.size}`);
-      this.m.get(name)!.assign(this.tf.tensor(mv.m, w.shape, 'float32'));
-      this.v.get(name)!.assign(this.tf.tensor(mv.v, w.shape, 'float32'));
+      this.tf.tidy(() => {
+        this.m.get(name)!.assign(this.tf.tensor(mv.m, w.shape, 'float32'));
+        this.v.get(name)!.assign(this.tf.tensor(mv.v, w.shape, 'float32'));
+      });
     }
     this.iterations = scalars.iterations;
     this.mSchedule = scalars.mSchedule;
