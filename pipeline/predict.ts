@@ -114,6 +114,9 @@ export async function predictScene(opts: PredictOptions): Promise<PredictResult>
   const t0 = Date.now();
   const { scene } = opts;
   if (opts.models.length === 0) throw new Error(`no model to run on ${scene.id} (${scene.satellite.id})`);
+  if (scene.grid.crs.epsg === null) {
+    throw new Error(`scene ${scene.id} has no georeferencing (no CRS): predict writes georeferenced COGs, so it needs a georeferenced scene (ungeoreferenced crops serve training and evaluation)`);
+  }
   for (const m of opts.models) {
     if (m.manifest.satellite !== scene.satellite.id) {
       throw new Error(`model ${m.manifest.id} was made for ${m.manifest.satellite}, but scene ${scene.id} is ${scene.satellite.id}`);

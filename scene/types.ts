@@ -15,6 +15,10 @@ export interface BandSource {
   readonly dataType: DataType;
   /** The file's own nodata value, if it declares one. */
   readonly nodata: number | null;
+  /** The band's description in the file (GDAL band description), when it has one. */
+  readonly description?: string | null;
+  /** False when the file carried no georeferencing and the grid is only nominal. */
+  readonly georeferenced?: boolean;
   /** Reads a window in this band's pixels; parts outside the grid are filled with `fill`. */
   read(window: PixelWindow, fill: number): Promise<PixelArray>;
   /** Releases file handles. */

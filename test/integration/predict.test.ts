@@ -89,6 +89,16 @@ describe.skipIf(missing)('predict', () => {
     await expect(predictScene({ scene: ben, models: [wrongSat], outDir: join(out, 'bad') })).rejects.toThrow(/needs band B10, which scene S2A_MSIL2A_20170617T113321_36_85 \(sentinel-2-l2a\) lacks/);
   });
 
+  it.skipIf(missingData(['dsen2-demo', 'derived-geotiff']))('refuses a scene without georeferencing, saying why', async () => {
+    const crop = await openScene(dataPath('dsen2-demo', 'derived-geotiff', 'S2B_MSIL1C_20171022_T49JGM_im10.tif'));
+    try {
+      const models = await resolveModels('bicubic', crop.satellite, satellites());
+      await expect(predictScene({ scene: crop, models, outDir: join(out, 'bad') })).rejects.toThrow(/has no georeferencing \(no CRS\)/);
+    } finally {
+      await crop.close();
+    }
+  });
+
   it('refuses an unknown runtime and a window outside the scene', async () => {
     const models = await resolveModels('bilinear', ben.satellite, satellites());
     await expect(predictScene({ scene: ben, models, outDir: join(out, 'bad'), runtime: 'abacus' })).rejects.toThrow(/unknown runtime "abacus"/);
