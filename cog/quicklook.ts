@@ -17,6 +17,7 @@ import type { PixelArray } from '../raster/types.js';
 import { satellites, type SatelliteRegistry } from '../satellites/registry.js';
 import { matchBandId, type SatelliteSpec } from '../satellites/spec.js';
 import { openScene } from '../scene/open.js';
+import { sampleDescription } from '../scene/sources/geotiff.js';
 import { SceneError, type Scene } from '../scene/types.js';
 
 /** Options of the quicklook functions. */
@@ -255,17 +256,6 @@ export async function sceneQuicklook(scene: Scene, options: QuicklookOptions): P
     }
   }
   return render(acc, bands, options);
-}
-
-/** A sample's GDAL band description, or null. */
-async function sampleDescription(image: GeoTIFFImage, sample: number): Promise<string | null> {
-  try {
-    const md = await image.getGDALMetadata(sample);
-    const d = md?.DESCRIPTION;
-    return typeof d === 'string' && d.trim() ? d.trim() : null;
-  } catch {
-    return null;
-  }
 }
 
 /** True when an IFD is a transparency mask rather than an image or overview. */

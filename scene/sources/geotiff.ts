@@ -152,7 +152,7 @@ function remoteOptions(options: GeoTiffOptions): RemoteSourceOptions {
 }
 
 /** A sample's GDAL band description (GDAL_METADATA DESCRIPTION item), or null. */
-async function sampleDescription(image: GeoTIFFImage, sample: number): Promise<string | null> {
+export async function sampleDescription(image: GeoTIFFImage, sample: number): Promise<string | null> {
   try {
     const md = await image.getGDALMetadata(sample);
     const d = md?.DESCRIPTION;
