@@ -289,7 +289,7 @@ export function regionSplit(height: number, fraction: number, step: number, reac
 export interface PatchStreamOptions {
   /** Side of the regions read at once, in target pixels (default: 8 patches for x2, 4 otherwise). */
   readonly regionSize?: number;
-  /** Patches cut from each region (default: half the patch areas it holds, at least 1). */
+  /** Patches cut from each region (default: as many as patch areas it holds, so reads cost little per patch). */
   readonly patchesPerRegion?: number;
   /** Regions whose patches are shuffled together (default 8): the shuffle buffer holds their patches. */
   readonly regionsPerChunk?: number;
@@ -338,7 +338,7 @@ export class PatchStream {
     const L = s0.size;
     this.regionSize = options.regionSize ?? L * (s0.group.factor <= 2 ? 8 : 4);
     const areas = Math.max(1, Math.floor(this.regionSize / L) ** 2);
-    this.perRegion = options.patchesPerRegion ?? Math.max(1, Math.round(areas / 2));
+    this.perRegion = options.patchesPerRegion ?? areas;
     this.regionsPerChunk = options.regionsPerChunk ?? 8;
     this.maxEmpty = options.maxEmptyRegions ?? 200;
     if (!(this.perRegion >= 1 && this.regionsPerChunk >= 1)) throw new Error('patches per region and regions per chunk must be at least 1');
