@@ -6,14 +6,14 @@
  * is nodata or saturated. Training and validation patches come from different scenes, or from disjoint
  * row bands of one scene, never from interleaved pixels of one area.
  */
-import { bandWindowFor, windowInside, type Grid, type PixelWindow } from '../raster/grid.js';
+import { bandWindowFor, type Grid, type PixelWindow } from '../raster/grid.js';
 import type { PixelArray } from '../raster/types.js';
 import type { ModelManifest } from '../model/package.js';
 import { resamplePatch } from '../patches/upsample.js';
 import { groupInputs, type GroupSpec, type SatelliteSpec } from '../satellites/spec.js';
 import { SceneError, type Scene, type SceneBand } from '../scene/types.js';
 import { TrainRng } from './rng.js';
-import { degradeScene, MASK_NODATA, MASK_SATURATED, type DegradeOptions, type DegradedBandSource, type DegradedScene } from './wald.js';
+import { coveredWindow, degradeScene, MASK_NODATA, MASK_SATURATED, type DegradeOptions, type DegradedBandSource, type DegradedScene } from './wald.js';
 
 /** What a dataset needs to know of the model: band orders, upsampling and normalisation. */
 export type PatchModel = Pick<ModelManifest, 'inputs' | 'outputs' | 'upsample' | 'normalisation'>;
@@ -87,8 +87,8 @@ export class PatchSource {
   readonly step: number;
   /** Label-grid rows patches use, [start, end). */
   readonly rows: readonly [number, number];
-  /** Target-grid columns [0, width) every band covers after degradation. */
-  readonly width: number;
+  /** The part of the target grid every degraded input band covers. */
+  readonly extent: PixelWindow;
   /** Target pixels of context that reads take beyond a patch (the blur radius, rounded up). */
   readonly reach: number;
   private readonly degraded: DegradedScene;
@@ -117,18 +117,13 @@ export class PatchSource {
     const labelRes = Math.abs(this.grid.transform.dx);
     this.step = Math.max(1, ...this.inputs.map((p) => Math.round(Math.abs(p.source.grid.transform.dx) / labelRes)));
     this.reach = Math.max(0, ...this.inputs.map((p) => Math.ceil((p.source.radius * Math.abs(p.source.original.grid.transform.dx)) / labelRes - 1e-9)));
-    // The extent every degraded band covers (their grids hold floor(size / factor) pixels).
-    let w = this.grid.width;
-    let h = this.grid.height;
-    const covers = (win: PixelWindow) => this.inputs.every((p) => windowInside(bandWindowFor(this.grid.transform, p.source.grid.transform, win, 0).window, p.source.grid));
-    while (w > 0 && !covers({ x: 0, y: 0, width: w, height: 1 })) w--;
-    while (h > 0 && !covers({ x: 0, y: 0, width: 1, height: h })) h--;
-    this.width = w;
-    const rows = options.rows ?? [0, h];
+    // The extent every degraded band covers (their grids hold floor(size / factor) pixels, and may be offset).
+    this.extent = coveredWindow(this.degraded, model.inputs, { x: 0, y: 0, width: this.grid.width, height: this.grid.height });
+    const rows = options.rows ?? [0, this.grid.height];
     if (!(rows[0] >= 0 && rows[1] <= this.grid.height && rows[0] < rows[1])) {
       throw new Error(`${scene.uri}: patch rows ${rows[0]}..${rows[1]} lie outside the target grid's ${this.grid.height} rows`);
     }
-    this.rows = [rows[0], Math.min(rows[1], h)];
+    this.rows = [Math.max(rows[0], this.extent.y), Math.min(rows[1], this.extent.y + this.extent.height)];
     if (this.counts().nx < 1 || this.counts().ny < 1) {
       throw new SceneError(
         scene.uri,
@@ -140,11 +135,12 @@ export class PatchSource {
   }
 
   /** The label-grid positions a patch may start at along x and y. */
-  private counts(): { nx: number; ny: number; y0: number } {
+  private counts(): { nx: number; ny: number; x0: number; y0: number } {
+    const x0 = Math.ceil(this.extent.x / this.step) * this.step;
     const y0 = Math.ceil(this.rows[0] / this.step) * this.step;
-    const nx = Math.floor((this.width - this.size) / this.step) + 1;
+    const nx = Math.floor((this.extent.x + this.extent.width - this.size - x0) / this.step) + 1;
     const ny = Math.floor((this.rows[1] - this.size - y0) / this.step) + 1;
-    return { nx: Math.max(0, nx), ny: Math.max(0, ny), y0 };
+    return { nx: Math.max(0, nx), ny: Math.max(0, ny), x0, y0 };
   }
 
   /** How many distinct patch positions there are. */
@@ -155,12 +151,12 @@ export class PatchSource {
 
   /** Draws a random region of at most `side` target pixels a side (a multiple of the step, at least one patch). */
   drawRegion(rng: TrainRng, side: number): PixelWindow {
-    const { nx, ny, y0 } = this.counts();
+    const { nx, ny, x0, y0 } = this.counts();
     const sx = Math.min(this.size + (nx - 1) * this.step, Math.max(this.size, this.size + Math.floor((side - this.size) / this.step) * this.step));
     const sy = Math.min(this.size + (ny - 1) * this.step, Math.max(this.size, this.size + Math.floor((side - this.size) / this.step) * this.step));
     const px = nx - (sx - this.size) / this.step;
     const py = ny - (sy - this.size) / this.step;
-    return { x: rng.int(px) * this.step, y: y0 + rng.int(py) * this.step, width: sx, height: sy };
+    return { x: x0 + rng.int(px) * this.step, y: y0 + rng.int(py) * this.step, width: sx, height: sy };
   }
 
   /** Draws a random patch position inside a region. */
@@ -265,7 +261,8 @@ export class PatchSource {
   /** Reads the one patch at a target-grid position, or null when a pixel under it is nodata or saturated. */
   async read(x: number, y: number, sceneIndex = 0): Promise<Patch | null> {
     const W = { x, y, width: this.size, height: this.size };
-    if (x < 0 || y < 0 || x + this.size > this.width || y + this.size > this.grid.height) return null;
+    const e = this.extent;
+    if (x < e.x || y < e.y || x + this.size > e.x + e.width || y + this.size > e.y + e.height) return null;
     return this.cut(await this.readRegion(W), x, y, sceneIndex);
   }
 }

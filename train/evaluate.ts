@@ -8,11 +8,11 @@ import { baselineModel, type BaselineMethod } from '../model/baselines.js';
 import type { ModelPackage } from '../model/package.js';
 import { pickRuntime, type Session } from '../model/runtimes/index.js';
 import { sharpenGroup } from '../patches/sharpen.js';
-import { bandWindowFor, intersectWindows, windowInside, type PixelWindow } from '../raster/grid.js';
+import { intersectWindows, type PixelWindow } from '../raster/grid.js';
 import type { GroupSpec } from '../satellites/spec.js';
 import type { Scene, SceneBand } from '../scene/types.js';
 import { MetricsAccumulator, type MetricsResult } from './metrics.js';
-import { degradeScene, type DegradeOptions, type DegradedScene } from './wald.js';
+import { coveredWindow, degradeScene, type DegradeOptions } from './wald.js';
 
 /** Options of evaluateScene. */
 export interface EvaluateOptions {
@@ -56,21 +56,6 @@ export interface EvaluationReport {
   readonly resolution: number;
   readonly degrade: { readonly sigmaScale: number; readonly truncate: number };
   readonly results: readonly EvaluatedModel[];
-}
-
-/** The part of a target-grid window every degraded input band covers (their grids hold floor(size / s) pixels). */
-export function coveredWindow(ds: DegradedScene, inputs: readonly string[], window: PixelWindow): PixelWindow {
-  const srcs = inputs.map((id) => {
-    const s = ds.degraded.get(id);
-    if (!s) throw new Error(`scene ${ds.id} lacks band ${id}`);
-    return s;
-  });
-  const covers = (w: PixelWindow) => srcs.every((s) => windowInside(bandWindowFor(ds.grid.transform, s.grid.transform, w, 0).window, s.grid));
-  let { width, height } = window;
-  while (width > 0 && !covers({ x: window.x, y: window.y, width, height: 1 })) width--;
-  while (height > 0 && !covers({ x: window.x, y: window.y, width: 1, height })) height--;
-  if (width === 0 || height === 0) throw new Error(`window ${window.x},${window.y},${window.width}x${window.height} lies outside what the degraded bands of ${ds.id} cover`);
-  return { x: window.x, y: window.y, width, height };
 }
 
 async function readReference(bands: readonly SceneBand[], scene: Scene, w: PixelWindow): Promise<Float32Array[]> {

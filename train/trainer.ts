@@ -10,7 +10,7 @@ import { basename, resolve } from 'node:path';
 import type * as TF from '@tensorflow/tfjs';
 import { dsen2Graph, dsen2InitialWeights, DSEN2_SIZES } from '../model/dsen2.js';
 import type { Tensor } from '../model/graph.js';
-import { loadModel, saveModel, type ModelManifest } from '../model/package.js';
+import { loadModel, saveModel, type ModelManifest, type Normalisation } from '../model/package.js';
 import { packageVersion } from '../pipeline/version.js';
 import { satellites } from '../satellites/registry.js';
 import { groupPatch, type GroupSpec, type SatelliteSpec } from '../satellites/spec.js';
@@ -51,7 +51,7 @@ export interface TrainOptions {
   readonly valPatches?: number;
   /** Patches per step (default 32). */
   readonly batch?: number;
-  /** Initial learning rate (default 1e-4, DSen2's). */
+  /** Initial learning rate (default 1e-4, DSen2's); a resumed checkpoint keeps its schedule's rate. */
   readonly lr?: number;
   readonly optimizer?: OptimizerKind;
   /** Learning-rate schedule (default: factor 0.5, patience 5, minLr 1e-5, cooldown 0). */
@@ -66,6 +66,8 @@ export interface TrainOptions {
   readonly stream?: PatchStreamOptions;
   /** A checkpoint folder, a trained model folder holding one, or a model package to fine-tune. */
   readonly resume?: string;
+  /** How DN become network values, for a new model (default DSen2's: (DN + dnOffset) / 2000). */
+  readonly normalisation?: Normalisation;
   /** Model id and title written in the manifest (default: the output folder's name). */
   readonly id?: string;
   readonly title?: string;
@@ -236,6 +238,8 @@ export class TrainingRun extends EventEmitter {
       if (!Number.isInteger(v) || v < 1) throw new Error(`${k} must be a positive integer, got ${v}`);
     }
     if (!(lr0 > 0)) throw new Error(`learning rate must be positive, got ${lr0}`);
+    if (o.normalisation && base) throw new Error('the normalisation of a resumed or fine-tuned model is its own; it cannot be changed');
+    if (o.normalisation && !(o.normalisation.divisor > 0)) throw new Error(`the normalisation divisor must be positive, got ${o.normalisation.divisor}`);
 
     // The model being trained.
     const bands = groupBands(satellite, group);
@@ -254,7 +258,7 @@ export class TrainingRun extends EventEmitter {
             inputs: bands.inputs,
             outputs: bands.outputs,
             upsample: 'bilinear',
-            normalisation: { divisor: 2000, applyDnOffset: true },
+            normalisation: o.normalisation ?? { divisor: 2000, applyDnOffset: true },
             architecture: { type: 'dsen2', blocks: sizeSpec.blocks, filters: sizeSpec.filters, residualScale: sizeSpec.residualScale ?? 0.1 },
             graph: dsen2Graph(bands.inputs.length, bands.outputs.length, sizeSpec),
             patch: groupPatch(group),

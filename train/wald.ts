@@ -270,6 +270,41 @@ export function labelGrid(scene: Scene, group: GroupSpec): Grid {
   return g;
 }
 
+/**
+ * The part of a target-grid window that every named degraded band covers: a degraded band holds
+ * floor(size / s) pixels, and a band offset from the target grid (Landsat's pan, half a pan pixel off)
+ * may miss its first row or column. Throws when nothing is left.
+ */
+export function coveredWindow(ds: DegradedScene, bands: readonly string[], window: PixelWindow): PixelWindow {
+  const srcs = bands.map((id) => {
+    const s = ds.degraded.get(id);
+    if (!s) throw new SceneError(ds.uri, `scene ${ds.id} lacks band ${id}`);
+    return s;
+  });
+  const inX = (x: number, w: number) =>
+    srcs.every((s) => {
+      const m = bandWindowFor(ds.grid.transform, s.grid.transform, { x, y: 0, width: w, height: 1 }, 0).window;
+      return m.x >= 0 && m.x + m.width <= s.grid.width;
+    });
+  const inY = (y: number, h: number) =>
+    srcs.every((s) => {
+      const m = bandWindowFor(ds.grid.transform, s.grid.transform, { x: 0, y, width: 1, height: h }, 0).window;
+      return m.y >= 0 && m.y + m.height <= s.grid.height;
+    });
+  let x0 = window.x;
+  let x1 = window.x + window.width;
+  let y0 = window.y;
+  let y1 = window.y + window.height;
+  while (x0 < x1 && !inX(x0, 1)) x0++;
+  while (x1 > x0 && !inX(x0, x1 - x0)) x1--;
+  while (y0 < y1 && !inY(y0, 1)) y0++;
+  while (y1 > y0 && !inY(y0, y1 - y0)) y1--;
+  if (x1 <= x0 || y1 <= y0) {
+    throw new SceneError(ds.uri, `window ${window.x},${window.y},${window.width}x${window.height} lies outside what the degraded bands of ${ds.id} cover`);
+  }
+  return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
+}
+
 /** Options of degradeScene. */
 export interface DegradedSceneOptions extends DegradeOptions {
   /** Flag saturated original pixels in readMasked (training skips such patches). */

@@ -77,6 +77,7 @@ export const command: Command = {
     lr: { type: 'string', valueName: 'x', description: 'initial learning rate (default 1e-4; halved after --patience epochs without improvement, down to 1e-5)' },
     patience: { type: 'string', valueName: 'n', description: 'epochs without validation improvement before the learning rate halves (default 5)' },
     optimizer: { type: 'string', valueName: 'name', description: 'nadam (default, as DSen2) or adam' },
+    divisor: { type: 'string', valueName: 'x', description: 'a new model takes (DN + metadata offset) / x (default 2000, DSen2\'s for Sentinel-2 reflectance x 10000)' },
     runtime: { type: 'string', valueName: 'name', description: 'tfjs-wasm (default), tfjs-node or tfjs-node-gpu when installed' },
     id: { type: 'string', valueName: 'id', description: "model id in the manifest (default: the output folder's name)" },
     title: { type: 'string', valueName: 'text', description: 'model title in the manifest' },
@@ -99,6 +100,7 @@ export const command: Command = {
     const valFraction = numberOption(args, 'val-fraction', (n) => n > 0 && n < 1, 'a number between 0 and 1 (exclusive)');
     if (valScenes.length && valFraction !== undefined) throw new UsageError('--val-scene and --val-fraction exclude each other', 'train');
     const lr = numberOption(args, 'lr', (n) => n > 0, 'a positive number');
+    const divisor = numberOption(args, 'divisor', (n) => n > 0, 'a positive number');
     const seedText = stringOption(args, 'seed');
     if (seedText !== undefined && !/^\s*\d+\s*$/.test(seedText)) throw new UsageError(`--seed must be a non-negative integer, got "${seedText}"`, 'train');
     const optimizer = stringOption(args, 'optimizer');
@@ -138,6 +140,7 @@ export const command: Command = {
         ...(int('patch-size') !== undefined ? { patchSize: int('patch-size')! } : {}),
         ...(int('batch') !== undefined ? { batch: int('batch')! } : {}),
         ...(lr !== undefined ? { lr } : {}),
+        ...(divisor !== undefined ? { normalisation: { divisor, applyDnOffset: true } } : {}),
         ...(patienceText !== undefined ? { plateau: { patience: Number(patienceText) } } : {}),
         ...(optimizer ? { optimizer: optimizer as 'nadam' | 'adam' } : {}),
         ...(seedText !== undefined ? { seed: Number(seedText) } : {}),

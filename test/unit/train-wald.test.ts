@@ -5,7 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { satellites } from '../../satellites/registry.js';
-import { degradeArray, DegradedBandSource, degradeScene, gaussianKernel, labelGrid, MASK_NODATA, MASK_SATURATED } from '../../train/wald.js';
+import { coveredWindow, degradeArray, DegradedBandSource, degradeScene, gaussianKernel, labelGrid, MASK_NODATA, MASK_SATURATED } from '../../train/wald.js';
+import { assembleScene } from '../../scene/assemble.js';
+import { PatchSource, groupBands } from '../../train/dataset.js';
 import { MemoryBandSource, syntheticScene } from '../../train/synthetic.js';
 import { TrainRng } from '../../train/rng.js';
 import type { Grid } from '../../raster/grid.js';
@@ -151,5 +153,36 @@ describe('degradeScene', () => {
   it('names a missing target band', () => {
     const partial = syntheticScene(s2, { width: 60, height: 60, omit: ['B11'] });
     expect(() => degradeScene(partial, s2.groups.find((g) => g.id === '20m')!)).toThrow(/lacks band B11, a target of group 20m/);
+  });
+});
+
+describe('covered window', () => {
+  it("leaves out the target column a half-pixel-offset pan band misses after degradation (Landsat)", async () => {
+    const l8 = satellites().get('landsat-c2-l1');
+    const group = l8.groups.find((g) => g.id === '30m')!;
+    const ms = { width: 40, height: 30 };
+    // As in Landsat products cropped by their MTL: the 15 m pan grid starts 7.5 m east and 7.5 m north of the 30 m grid.
+    const bands = l8.bands
+      .filter((b) => groupBands(l8, group).inputs.includes(b.id))
+      .map((b, i) => {
+        const pan = b.resolution === 15;
+        const w = pan ? 2 * ms.width - 1 : ms.width;
+        const h = pan ? 2 * ms.height : ms.height;
+        const g: Grid = { width: w, height: h, crs: { epsg: 32616 }, transform: { x0: 543975 + (pan ? 7.5 : 0), y0: 1378995 + (pan ? 7.5 : 0), dx: b.resolution, dy: -b.resolution } };
+        return { spec: b, source: new MemoryBandSource(`memory://${b.id}`, g, randomBand(w, h, 20 + i), 'uint16', 0), dnOffset: 0 };
+      });
+    const scene = assembleScene({ id: 'l8', uri: 'memory://l8', satellite: l8, bands, metadata: {} });
+    const ds = degradeScene(scene, group);
+    // Degraded pan pixels start a quarter of a target pixel east: the first target column is not covered;
+    // 79 pan columns give 39 degraded ones, so the last target column is not either.
+    const c = coveredWindow(ds, groupBands(l8, group).inputs, { x: 0, y: 0, width: ms.width, height: ms.height });
+    expect(c).toEqual({ x: 1, y: 0, width: 38, height: 30 - 1 });
+    const src = new PatchSource(scene, group, { ...groupBands(l8, group), upsample: 'bilinear', normalisation: { divisor: 2000, applyDnOffset: true } }, { size: 8 });
+    expect(src.extent).toEqual(c);
+    expect(await src.read(0, 0)).toBeNull();
+    const p = await src.read(2, 2);
+    expect(p).not.toBeNull();
+    expect(p!.input.every(Number.isFinite)).toBe(true);
+    expect(() => coveredWindow(ds, ['B8'], { x: 0, y: 0, width: 1, height: 5 })).toThrow(/lies outside what the degraded bands/);
   });
 });
