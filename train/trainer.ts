@@ -150,8 +150,15 @@ interface ValResult {
 
 let runCounter = 0;
 
-function sceneInfo(s: Scene): { id: string; uri: string } {
-  return { id: s.id, uri: s.uri };
+/** Where a scene came from, as given (absolute for local paths): what a resumed run reopens. An archive's scene.uri is its temporary extraction folder. */
+function sceneInput(arg: string | Scene): string {
+  if (typeof arg !== 'string') return arg.uri;
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(arg) ? arg : resolve(arg);
+}
+
+/** A scene's id and input, for provenance. */
+function sceneInfo(s: Scene, arg: string | Scene): { id: string; input: string } {
+  return { id: s.id, input: sceneInput(arg) };
 }
 
 /** A training run; emits 'progress' (and each event's own type) with TrainEvent objects. */
@@ -293,7 +300,7 @@ export class TrainingRun extends EventEmitter {
           const rows = regionSplit(probe.rows[1], valFraction, probe.step, probe.reach);
           trainSources.push(new PatchSource(sc, group, model, { ...srcOpts, rows: rows.train }));
           valSources.push(new PatchSource(sc, group, model, { ...srcOpts, rows: rows.val }));
-          split.push({ ...sceneInfo(sc), trainRows: rows.train, valRows: rows.val });
+          split.push({ ...sceneInfo(sc, sceneArgs[trainScenes.indexOf(sc)]), trainRows: rows.train, valRows: rows.val });
         } else {
           trainSources.push(new PatchSource(sc, group, model, srcOpts));
         }
@@ -315,8 +322,8 @@ export class TrainingRun extends EventEmitter {
         satellite: satellite.id,
         group: group.id,
         size: base ? (base.architecture.type === 'dsen2' ? `${base.architecture.blocks}x${base.architecture.filters}` : base.architecture.type) : sizeName,
-        scenes: trainScenes.map((s) => s.uri),
-        valScenes: valScenes.map((s) => s.uri),
+        scenes: sceneArgs.map(sceneInput),
+        valScenes: (valArgs ?? []).map(sceneInput),
         ...(valFraction !== undefined ? { valFraction } : {}),
         seed,
         batch: batchSize,
@@ -384,8 +391,8 @@ export class TrainingRun extends EventEmitter {
             runtime: backend.runtime,
             backend: backend.backend,
             seed,
-            scenes: trainScenes.map(sceneInfo),
-            validation: valFraction !== undefined ? { kind: 'region', fraction: valFraction, split } : { kind: 'scene', scenes: valScenes.map(sceneInfo) },
+            scenes: trainScenes.map((sc, i) => sceneInfo(sc, sceneArgs[i])),
+            validation: valFraction !== undefined ? { kind: 'region', fraction: valFraction, split } : { kind: 'scene', scenes: valScenes.map((sc, i) => sceneInfo(sc, valArgs![i])) },
             patchSize,
             patchesPerScene,
             patchesPerEpoch: stepsPerEpoch * batchSize,

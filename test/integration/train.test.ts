@@ -4,7 +4,9 @@
  * interrupted run resumed from its checkpoint ends exactly where an uninterrupted one does, a model
  * package can be fine-tuned, and the saved package loads and runs through the inference path.
  */
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { promisify } from 'node:util';
 import { copyFile, mkdir, mkdtemp, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +22,7 @@ const BEN_A = ['bigearthnet-tiny-T29UPU', 'S2A_MSIL2A_20170617T113321_36_85'];
 const BEN_B = ['bigearthnet-tiny-T29UPU', 'S2A_MSIL2A_20170617T113321_4_55'];
 const missing = missingData(BEN_A, BEN_B);
 
+const run = promisify(execFile);
 const sha = async (p: string) => createHash('sha256').update(await readFile(p)).digest('hex');
 
 describe.skipIf(missing)('train on real scenes', () => {
@@ -162,6 +165,19 @@ describe.skipIf(missing)('train on real scenes', () => {
     expect(v.kind).toBe('region');
     expect(v.split[0].trainRows).toEqual([0, 34]);
     expect(v.split[0].valRows).toEqual([38, 60]);
+  });
+
+  it('records scenes as given, so a resumed run reopens an archive (not its deleted extraction folder)', async () => {
+    const zip = join(await dir('zips'), 'ben-a.zip');
+    await mkdir(join(zip, '..'), { recursive: true });
+    await run('/usr/bin/python3', ['-c', 'import shutil, sys; shutil.make_archive(sys.argv[1][:-4], "zip", sys.argv[2], sys.argv[3])', zip, join(dataPath(...BEN_A), '..'), BEN_A[1]]);
+    const out = await dir('from-zip');
+    const first = await train({ ...base(out, { epochs: 1, stepsPerEpoch: 2 }), scenes: [zip] });
+    const t = first.manifest.training as { scenes: { id: string; input: string }[] };
+    expect(t.scenes).toEqual([{ id: 'S2A_MSIL2A_20170617T113321_36_85', input: zip }]);
+    const resumed = await train({ out, resume: out, epochs: 2 });
+    expect(resumed.status).toBe('finished');
+    expect(resumed.globalStep).toBe(4);
   });
 
   it('names what is wrong with bad settings', async () => {
