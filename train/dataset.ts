@@ -367,7 +367,8 @@ export class PatchStream {
           got++;
         } else this.rejected++;
       }
-      if (got === 0) {
+      if (got > 0) empty = 0;
+      else {
         empty++;
         r--;
         if (empty >= this.maxEmpty) {
