@@ -200,6 +200,9 @@ if pgstac_api_ready; then
   else
     pgstac_log "already running: a STAC API with transactions not started by this script answers on $PGSTAC_API_URL; using it"
   fi
+  # The tests also use this checkout's Python tools (pystac-client): make sure they are here too.
+  mkdir -p "$PGSTAC_CACHE_DIR"
+  install_venv
   exit 0
 fi
 
