@@ -5,8 +5,8 @@
  * `conv-grad.ts`; elsewhere the fused convolution and its stock gradient run.
  */
 import type * as TF from '@tensorflow/tfjs';
-import { GRAPH_INPUT, type Graph } from '../model/graph.js';
-import { loadTf } from '../model/runtimes/tfjs.js';
+import type { Graph } from '../model/graph.js';
+import { loadTf, tfForward } from '../model/runtimes/tfjs.js';
 import { trainableConv, type TrainableConv } from './conv-grad.js';
 
 type Tf = typeof TF;
@@ -41,53 +41,5 @@ export async function loadTrainingBackend(runtime = 'tfjs-wasm'): Promise<Traini
 
 /** Runs the layer graph on an NHWC batch with differentiable ops (weights by tensor name). */
 export function trainingForward(tf: Tf, graph: Graph, weights: ReadonlyMap<string, TF.Tensor>, x: TF.Tensor4D, conv: TrainableConv | null): TF.Tensor4D {
-  const values = new Map<string, TF.Tensor4D>([[GRAPH_INPUT, x]]);
-  const get = (n: string): TF.Tensor4D => {
-    const v = values.get(n);
-    if (!v) throw new Error(`graph tensor "${n}" is used before it is defined`);
-    return v;
-  };
-  const weight = (n: string): TF.Tensor => {
-    const w = weights.get(n);
-    if (!w) throw new Error(`weight tensor "${n}" is missing`);
-    return w;
-  };
-  for (const n of graph.nodes) {
-    let y: TF.Tensor4D;
-    switch (n.op) {
-      case 'conv2d':
-        if (conv) {
-          y = conv(get(n.input), weight(n.kernel) as TF.Tensor4D);
-          if (n.bias) y = tf.add(y, weight(n.bias));
-          if (n.activation === 'relu') y = tf.relu(y);
-        } else {
-          y = tf.fused.conv2d({
-            x: get(n.input),
-            filter: weight(n.kernel) as TF.Tensor4D,
-            strides: 1,
-            pad: 'same',
-            ...(n.bias ? { bias: weight(n.bias) as TF.Tensor1D } : {}),
-            ...(n.activation === 'relu' ? { activation: 'relu' as const } : {}),
-          });
-        }
-        break;
-      case 'relu':
-        y = tf.relu(get(n.input));
-        break;
-      case 'scale':
-        y = tf.mul(get(n.input), n.factor);
-        break;
-      case 'add':
-        y = tf.add(get(n.inputs[0]), get(n.inputs[1]));
-        break;
-      case 'slice':
-        y = tf.slice(get(n.input), [0, 0, 0, n.start], [-1, -1, -1, n.end - n.start]);
-        break;
-      case 'concat':
-        y = tf.concat(n.inputs.map(get), 3);
-        break;
-    }
-    values.set(n.name, y);
-  }
-  return get(graph.output);
+  return tfForward(tf, graph, weights, x, conv);
 }

@@ -58,22 +58,43 @@ export function loadTf(info: Pick<BackendInfo, 'backend' | 'pkg'>): Promise<Tf |
   });
 }
 
-/** Runs the layer graph with tfjs ops on an NHWC tensor. */
-export function tfForward(tf: Tf, graph: Graph, weights: ReadonlyMap<string, TF.Tensor>, x: TF.Tensor4D): TF.Tensor4D {
+/** A convolution (stride 1, 'same') replacing tfjs' fused one, e.g. with a custom gradient for training. */
+export type ConvFn = (x: TF.Tensor4D, filter: TF.Tensor4D) => TF.Tensor4D;
+
+/**
+ * Runs the layer graph with tfjs ops on an NHWC tensor. With `conv`, convolutions run unfused through it
+ * (then bias, then ReLU), which training on backends without a fused-conv gradient needs.
+ */
+export function tfForward(tf: Tf, graph: Graph, weights: ReadonlyMap<string, TF.Tensor>, x: TF.Tensor4D, conv: ConvFn | null = null): TF.Tensor4D {
   const values = new Map<string, TF.Tensor4D>([[GRAPH_INPUT, x]]);
-  const get = (n: string) => values.get(n)!;
+  const get = (n: string): TF.Tensor4D => {
+    const v = values.get(n);
+    if (!v) throw new Error(`graph tensor "${n}" is used before it is defined`);
+    return v;
+  };
+  const weight = (n: string): TF.Tensor => {
+    const w = weights.get(n);
+    if (!w) throw new Error(`weight tensor "${n}" is missing`);
+    return w;
+  };
   for (const n of graph.nodes) {
     let y: TF.Tensor4D;
     switch (n.op) {
       case 'conv2d':
-        y = tf.fused.conv2d({
-          x: get(n.input),
-          filter: weights.get(n.kernel) as TF.Tensor4D,
-          strides: 1,
-          pad: 'same',
-          ...(n.bias ? { bias: weights.get(n.bias) as TF.Tensor1D } : {}),
-          ...(n.activation === 'relu' ? { activation: 'relu' as const } : {}),
-        });
+        if (conv) {
+          y = conv(get(n.input), weight(n.kernel) as TF.Tensor4D);
+          if (n.bias) y = tf.add(y, weight(n.bias));
+          if (n.activation === 'relu') y = tf.relu(y);
+        } else {
+          y = tf.fused.conv2d({
+            x: get(n.input),
+            filter: weight(n.kernel) as TF.Tensor4D,
+            strides: 1,
+            pad: 'same',
+            ...(n.bias ? { bias: weight(n.bias) as TF.Tensor1D } : {}),
+            ...(n.activation === 'relu' ? { activation: 'relu' as const } : {}),
+          });
+        }
         break;
       case 'relu':
         y = tf.relu(get(n.input));
@@ -84,11 +105,9 @@ export function tfForward(tf: Tf, graph: Graph, weights: ReadonlyMap<string, TF.
       case 'add':
         y = tf.add(get(n.inputs[0]), get(n.inputs[1]));
         break;
-      case 'slice': {
-        const s = get(n.input);
-        y = tf.slice(s, [0, 0, 0, n.start], [-1, -1, -1, n.end - n.start]);
+      case 'slice':
+        y = tf.slice(get(n.input), [0, 0, 0, n.start], [-1, -1, -1, n.end - n.start]);
         break;
-      }
       case 'concat':
         y = tf.concat(n.inputs.map(get), 3);
         break;
