@@ -55,17 +55,35 @@ export function exportOnnx(graph: Graph, weights: Weights, outputChannels: numbe
     const scalar = (name: string, v: number) => initializers.push((w) => tensorProto(w, name, [], new Float32Array([v])));
     const ints = (name: string, v: number[]) => initializers.push((w) => tensorProto(w, name, [v.length], BigInt64Array.from(v.map(BigInt))));
     const rename = (n: string) => (n === graph.output ? 'output' : n === GRAPH_INPUT ? 'input' : n);
+    // A linear conv read only by a constant scale (DSen2's residual x0.1) becomes one conv with scaled
+    // weights: the same function, one pass over the activations fewer.
+    const uses = new Map<string, number>();
+    for (const n of graph.nodes) for (const i of 'inputs' in n ? n.inputs : [n.input]) uses.set(i, (uses.get(i) ?? 0) + 1);
+    const folded = new Map<string, { factor: number; name: string }>();
+    const skip = new Set<string>();
     for (const n of graph.nodes) {
-      const out = rename(n.name);
+      if (n.op !== 'scale') continue;
+      const src = graph.nodes.find((c) => c.name === n.input);
+      if (src?.op === 'conv2d' && src.activation === 'linear' && uses.get(src.name) === 1 && src.name !== graph.output) {
+        folded.set(src.name, { factor: n.factor, name: n.name });
+        skip.add(n.name);
+      }
+    }
+    for (const n of graph.nodes) {
+      if (skip.has(n.name)) continue;
+      const fold = folded.get(n.name);
+      const out = rename(fold ? fold.name : n.name);
       switch (n.op) {
         case 'conv2d': {
-          const k = weights.get(n.kernel)!;
+          const k0 = weights.get(n.kernel)!;
+          const k = fold ? { shape: k0.shape, data: k0.data.map((v) => v * fold.factor) } : k0;
           const [kh, kw] = k.shape;
           const wName = `${n.name}/W`;
           initializers.push((w) => tensorProto(w, wName, [k.shape[3], k.shape[2], kh, kw], hwioToOihw(k.data, k.shape)));
           const inputs = [rename(n.input), wName];
           if (n.bias) {
-            const b = weights.get(n.bias)!;
+            const b0 = weights.get(n.bias)!;
+            const b = fold ? { data: b0.data.map((v) => v * fold.factor) } : b0;
             const bName = `${n.name}/B`;
             initializers.push((w) => tensorProto(w, bName, [b.data.length], b.data));
             inputs.push(bName);
