@@ -66,8 +66,12 @@ export function dsen2Graph(inputChannels: number, targets: number, size: Dsen2Si
   return { inputChannels, nodes, output: 'output' };
 }
 
-/** He-uniform kernels and zero biases (Keras' defaults in DSen2), reproducible from a seed. */
-export function dsen2InitialWeights(inputChannels: number, targets: number, size: Dsen2Size, seed = 42): Map<string, Tensor> {
+/**
+ * He-uniform kernels and zero biases (Keras' defaults in DSen2), reproducible from a seed.
+ * `outputGain` scales the last convolution's kernel: training starts from a small gain so that the
+ * untrained network is already the bilinear upsampling (the global skip) plus a small residual.
+ */
+export function dsen2InitialWeights(inputChannels: number, targets: number, size: Dsen2Size, seed = 42, outputGain = 1): Map<string, Tensor> {
   const rng = new Rng(seed);
   const weights = new Map<string, Tensor>();
   const convs = 2 + 2 * size.blocks;
@@ -76,7 +80,7 @@ export function dsen2InitialWeights(inputChannels: number, targets: number, size
     const cin = i === 0 ? inputChannels : size.filters;
     const cout = i === convs - 1 ? targets : size.filters;
     const n = 9 * cin * cout;
-    const limit = Math.sqrt(6 / (9 * cin));
+    const limit = Math.sqrt(6 / (9 * cin)) * (i === convs - 1 ? outputGain : 1);
     const k = new Float32Array(n);
     for (let j = 0; j < n; j++) k[j] = rng.uniform(-limit, limit);
     weights.set(`${name}/kernel`, { shape: [3, 3, cin, cout], data: k });

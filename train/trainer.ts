@@ -23,6 +23,12 @@ import { MomentOptimizer, PlateauSchedule, type OptimizerKind, type PlateauSetti
 import { deriveSeed } from './rng.js';
 import type { DegradeOptions } from './wald.js';
 
+/**
+ * Gain of a new network's output convolution: small, so that training starts at the bilinear baseline
+ * (the global skip) instead of a large random residual that costs the first epochs to unlearn.
+ */
+const OUTPUT_GAIN = 0.01;
+
 type Tf = typeof TF;
 
 /** Options of a training run. */
@@ -271,7 +277,7 @@ export class TrainingRun extends EventEmitter {
             patch: groupPatch(group),
             created: new Date().toISOString(),
           });
-    const initial: ReadonlyMap<string, Tensor> = ck?.weights ?? fineTune?.weights ?? dsen2InitialWeights(bands.inputs.length, bands.outputs.length, sizeSpec, seed);
+    const initial: ReadonlyMap<string, Tensor> = ck?.weights ?? fineTune?.weights ?? dsen2InitialWeights(bands.inputs.length, bands.outputs.length, sizeSpec, seed, OUTPUT_GAIN);
 
     // Scenes and the training/validation split.
     // Validation: held-out scenes, or a row band of every training scene; a resumed run keeps its split unless given new scenes.
