@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine, idempotently:
 #  - GDAL (gdal-bin, python3-gdal): the COG validator and the reference reader the tests compare against;
-#  - a Python virtualenv (.venv) with rio-cogeo (and, as later issues need them, the STAC tools).
+#  - chromium: the headless browser that checks the results page (driven by playwright-core);
+#  - a Python virtualenv (.venv) with rio-cogeo, stac-api-validator, pystac-client and schemathesis.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +11,7 @@ log() { printf '[setup] %s\n' "$*"; }
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-APT_PACKAGES=(gdal-bin python3-gdal python3-venv python3-numpy)
+APT_PACKAGES=(gdal-bin python3-gdal python3-venv python3-numpy chromium)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
