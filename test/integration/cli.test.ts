@@ -245,3 +245,33 @@ describe.skipIf(missingData(BEN))('sharpstream quicklook', () => {
     expect(r.err).toMatch(/S2A_MSIL2A_20170617T113321_36_85: band B10 is not in this scene \(bands: B01, B02/);
   });
 });
+
+const AESR = ['aesr-weights-up42', 'aesr_20m_s2_038_lr_1e-04.hdf5'];
+
+describe.skipIf(missingData(AESR))('sharpstream import', () => {
+  it('turns the UP42 AESR Keras file into a model package that `models` lists', async () => {
+    const dir = join(tmp, 'models');
+    const out = join(dir, 'aesr-20m');
+    const r = await sharpstream(['import', '--keras', dataPath(...AESR), '--satellite', 'sentinel-2-l1c', '--group', '20m', '--out', out, '--title', 'UP42 AESR 20 m']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/as aesr-20m: sentinel-2-l1c 20m \(x2\), keras, inputs B04,B03,B02,B08,B05,B06,B07,B8A,B11,B12 -> B05,B06,B07,B8A,B11,B12/);
+    const listed = await sharpstream(['models', '--json'], { SHARPSTREAM_MODELS: dir });
+    expect(listed.code, listed.err).toBe(0);
+    const entry = (JSON.parse(listed.out) as { id: string; satellite: string; group: string; source: string; title?: string }[]).find((e) => e.id === 'aesr-20m');
+    expect(entry).toMatchObject({ satellite: 'sentinel-2-l1c', group: '20m', title: 'UP42 AESR 20 m' });
+  });
+
+  it('refuses a file that is not Keras, and a group the model does not fit, naming the problem', async () => {
+    const notH5 = join(tmp, 'not-a-model.h5');
+    await writeFile(notH5, 'hello');
+    const a = await sharpstream(['import', '--keras', notH5, '--satellite', 'sentinel-2-l1c', '--group', '20m', '--out', join(tmp, 'x')]);
+    expect(a.code).toBe(1);
+    expect(a.err).toMatch(/not-a-model\.h5: is not an HDF5 file/);
+    const b = await sharpstream(['import', '--keras', dataPath(...AESR), '--satellite', 'sentinel-2-l1c', '--group', '60m', '--out', join(tmp, 'y')]);
+    expect(b.code).toBe(1);
+    expect(b.err).toMatch(/takes 10 input channels .*group 60m has 12/);
+    expect(existsSync(join(tmp, 'y'))).toBe(false);
+    const c = await sharpstream(['import', '--keras', dataPath(...AESR), '--satellite', 'sentinel-2-l1c', '--out', join(tmp, 'z')]);
+    expect(c.code).toBe(2);
+  });
+});
