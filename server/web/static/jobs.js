@@ -2,10 +2,14 @@
 // each model) and shows every job's status, epoch, loss and ETA with a progress bar.
 import { fetchJson } from './stac.js';
 
-/** The models of a DEEPaaS v2 `GET /v2/models/` answer (`{models: [...]}` or a bare array). */
+/**
+ * The names of the trainable models of a DEEPaaS v2 `GET /v2/models/` answer (`{models: [...]}` or a
+ * bare array); models marked `trainable: false` have no jobs to poll.
+ */
 export function modelNames(answer) {
   const list = Array.isArray(answer) ? answer : Array.isArray(answer?.models) ? answer.models : [];
   return list
+    .filter((m) => !(m && typeof m === 'object' && m.trainable === false))
     .map((m) => (typeof m === 'string' ? m : m && (m.name ?? m.id)))
     .filter((n) => typeof n === 'string' && n.length > 0);
 }
@@ -53,7 +57,8 @@ export function describeJob(job, model) {
     status,
     epoch,
     epochs,
-    loss: pick(sources, ['loss', 'epochLoss', 'train_loss', 'trainLoss']),
+    // The epoch's mean loss so far is steadier than the last step's.
+    loss: pick(sources, ['epochLoss', 'loss', 'train_loss', 'trainLoss']),
     valLoss: pick(sources, ['valLoss', 'val_loss']),
     etaSeconds: pick(sources, ['etaSeconds', 'eta_seconds', 'eta']),
     fraction: fraction === null ? null : Math.min(1, Math.max(0, fraction)),
@@ -121,7 +126,7 @@ export class JobsPanel {
   render(jobs, modelCount) {
     this.statusEl.classList.remove('error');
     if (jobs.length === 0) {
-      this.statusEl.textContent = modelCount === 0 ? 'No models are served, so there are no training jobs.' : 'No training jobs yet.';
+      this.statusEl.textContent = modelCount === 0 ? 'No trainable models are served, so there are no training jobs.' : 'No training jobs yet.';
       this.listEl.replaceChildren();
       return;
     }
