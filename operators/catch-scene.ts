@@ -3,7 +3,7 @@
  * once. A failure in any stage becomes a `failed` outcome naming the stage; it never ends the stream.
  * Whatever the job opened (scene, sessions, work folder) is released before its slot is freed.
  */
-import { catchError, concat, defer, EMPTY, mergeMap, of, type OperatorFunction } from 'rxjs';
+import { catchError, concat, defer, EMPTY, from, ignoreElements, mergeMap, of, type OperatorFunction } from 'rxjs';
 import type { SceneOutcome } from '../pipeline/types.js';
 import { StageError, type SceneJob } from './job.js';
 
@@ -13,10 +13,10 @@ export interface CatchSceneOptions {
   readonly concurrency?: number;
 }
 
-/** The `failed` outcome of a job: the stage from a StageError, else `unknown`. */
-export function failedOutcome(job: SceneJob, e: unknown): SceneOutcome {
+/** The `failed` outcome of a job: the stage from a StageError, else `fallbackStage`. */
+export function failedOutcome(job: Pick<SceneJob, 'event'>, e: unknown, fallbackStage = 'unknown'): SceneOutcome {
   const error = e instanceof StageError ? e.cause : e instanceof Error ? e : new Error(String(e));
-  const stage = e instanceof StageError ? e.stage : 'unknown';
+  const stage = e instanceof StageError ? e.stage : fallbackStage;
   return { kind: 'failed', event: job.event, stage, error };
 }
 
@@ -30,9 +30,8 @@ export function catchScene<J extends SceneJob>(process: OperatorFunction<J, Scen
           process,
           catchError((e: unknown) => of(failedOutcome(job, e))),
         ),
-        defer(async () => {
-          await job.resources.release();
-        }).pipe(mergeMap(() => EMPTY)),
+        // Released before the slot is freed (synchronously when there is nothing to release).
+        defer(() => (job.resources.isEmpty ? EMPTY : from(job.resources.release()).pipe(ignoreElements()))),
       ),
     concurrency,
   );

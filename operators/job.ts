@@ -32,6 +32,11 @@ export class JobResources {
     else this.cleanups.push(cleanup);
   }
 
+  /** True when nothing is left to release. */
+  get isEmpty(): boolean {
+    return this.cleanups.length === 0;
+  }
+
   /** Runs every cleanup once (errors ignored: cleanup must not hide the scene's own outcome). */
   async release(): Promise<void> {
     if (this.released) return;
