@@ -11,7 +11,11 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JobStore } from '../../jobs/store.js';
+import { TRAIN_KIND } from '../../jobs/training.js';
+import { deepaasPlugin } from '../../server/deepaas/plugin.js';
 import { prefersHtml, webPage } from '../../server/web/plugin.js';
+import { openDatabase } from '../../stac/catalogue/database.js';
 import { collectProblems, launchBrowser, missingBrowser, type PageProblems } from '../helpers/browser.js';
 import { startStaticServer, type StaticServer } from '../helpers/http-server.js';
 
@@ -61,21 +65,23 @@ function outputItem(storeUrl: string): Record<string, unknown> {
   };
 }
 
-/** The server under test: the page plugin on a bare fastify with a minimal STAC search. */
-async function startServer(item: Record<string, unknown>): Promise<{ app: FastifyInstance; url: string }> {
+/** The server under test: the page and the real DEEPaaS API (jobs in a real SQLite file) with a minimal STAC search. */
+async function startServer(item: Record<string, unknown>, dataDir: string): Promise<{ app: FastifyInstance; url: string; jobs: JobStore }> {
+  const db = openDatabase(join(dataDir, 'catalogue.sqlite'));
   const app = Fastify();
-  await app.register(webPage, { jobsPollMs: 1000 });
+  app.addHook('onClose', async () => db.close());
+  await app.register(deepaasPlugin, { dataDir, db, recoverJobs: false, modelsDir: join(dataDir, 'models') });
+  await app.register(webPage, { jobsPollMs: 700 });
   app.get('/', async () => ({ type: 'Catalog', id: 'sharpstream', links: [] }));
   app.get('/search', async () => ({ type: 'FeatureCollection', features: [item], links: [], numberMatched: 1 }));
-  app.get('/v2/models/', async () => ({ models: [] }));
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
-  return { app, url };
+  return { app, url, jobs: new JobStore(db) };
 }
 
 describe.skipIf(skip !== null)(`results page in Chromium${skip ? ` (skipped: ${skip})` : ''}`, () => {
   let dir: string;
   let store: StaticServer;
-  let server: { app: FastifyInstance; url: string };
+  let server: { app: FastifyInstance; url: string; jobs: JobStore };
   let browser: Browser;
   let page: Page;
   let problems: PageProblems;
@@ -87,7 +93,7 @@ describe.skipIf(skip !== null)(`results page in Chromium${skip ? ` (skipped: ${s
     await quicklookPng(join(itemDir, 'thumbnail.png'), true);
     await quicklookPng(join(itemDir, 'thumbnail-bicubic.png'), false);
     store = await startStaticServer(dir);
-    server = await startServer(outputItem(store.url));
+    server = await startServer(outputItem(store.url), join(dir, 'server'));
     browser = await launchBrowser();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     problems = collectProblems(page);
@@ -146,9 +152,28 @@ describe.skipIf(skip !== null)(`results page in Chromium${skip ? ` (skipped: ${s
     expect(await clip()).toBe('inset(0px 0px 0px 0%)');
   });
 
-  it('shows training jobs, or says there are none', async () => {
-    await expect.poll(() => page.locator('#jobs-status').textContent()).toMatch(/no models are served|no training jobs/i);
+  it('shows training jobs, or says there are none, and follows a job\'s progress live', async () => {
+    await expect.poll(() => page.locator('#jobs-status').textContent()).toMatch(/no training jobs yet/i);
     expect(await page.locator('#jobs-status').getAttribute('class')).not.toContain('error');
+    // A job recorded in the jobs table (as the training worker records it) appears with its progress.
+    const job = server.jobs.create(TRAIN_KIND, 'dsen2', { epochs: 10 });
+    const started = new Date().toISOString();
+    server.jobs.update(job.id, { status: 'running', started, progress: { epoch: 3, epochs: 10, step: 5, stepsPerEpoch: 10, loss: 0.031, epochLoss: 0.0234, etaSeconds: 125 } });
+    const row = page.locator(`#jobs-list li[data-job-id="${job.id}"]`);
+    await expect.poll(() => row.count(), { timeout: 10_000 }).toBe(1);
+    expect(await row.getAttribute('data-status')).toBe('running');
+    expect(await row.locator('[data-field="epoch"]').textContent()).toBe('3 / 10');
+    expect(await row.locator('[data-field="loss"]').textContent()).toBe('0.02340');
+    expect(await row.locator('[data-field="eta"]').textContent()).toBe('2 min 05 s');
+    expect(await row.locator('progress').evaluate((el) => (el as unknown as { value: number }).value)).toBeCloseTo(0.25, 5);
+    // The next poll shows the next epoch, then the end.
+    server.jobs.update(job.id, { progress: { epoch: 4, epochs: 10, step: 10, stepsPerEpoch: 10, epochLoss: 0.0199, etaSeconds: 60 } });
+    await expect.poll(() => row.locator('[data-field="epoch"]').textContent(), { timeout: 10_000 }).toBe('4 / 10');
+    expect(await row.locator('progress').evaluate((el) => (el as unknown as { value: number }).value)).toBeCloseTo(0.4, 5);
+    server.jobs.finish(job.id, 'done', { result: { model: 'dsen2-test' } });
+    await expect.poll(() => row.getAttribute('data-status'), { timeout: 10_000 }).toBe('done');
+    expect(await row.locator('[data-field="eta"]').count()).toBe(0);
+    expect(await page.locator('#jobs-status').textContent()).toMatch(/1 training job, 0 running/);
   });
 
   it('renders a job progress description (the page module, in the browser)', async () => {
