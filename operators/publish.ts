@@ -26,6 +26,11 @@ export interface PublishOptions {
   readonly collections?: CollectionBook;
 }
 
+/** The store key of a collection's document. */
+export function collectionKey(collectionId: string): string {
+  return `${collectionId}/collection.json`;
+}
+
 /** The publish stage. */
 export async function publishStage(job: ItemJob, options: PublishOptions): Promise<PublishedJob> {
   const key = job.key;
@@ -38,6 +43,7 @@ export async function publishStage(job: ItemJob, options: PublishOptions): Promi
   const itemHref = await store.putBytes(key.item, Buffer.from(`${JSON.stringify(job.item, null, 2)}\n`), 'application/geo+json');
   let done = 1;
   const collection = options.collections && job.item.collection ? await options.collections.widen(job.item.collection as string, job.item) : null;
+  if (collection) await store.putBytes(collectionKey(collection.id), Buffer.from(`${JSON.stringify(collection, null, 2)}\n`), 'application/json');
   for (const p of options.publishers) {
     try {
       if (collection) await p.upsertCollection(collection);

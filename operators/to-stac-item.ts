@@ -35,6 +35,8 @@ export interface OutputNaming {
   readonly href?: (fileName: string) => string;
   /** Absolute href of the item itself, written as its self link. */
   readonly selfHref?: string;
+  /** Href of the collection document, written as the collection and parent links. */
+  readonly collectionHref?: string;
 }
 
 /** Options of toStacItem. */
@@ -94,7 +96,12 @@ export async function toStacItemStage(job: CogJob, options: ToStacItemOptions = 
       title: 'Quicklook of the same bands and stretch, bicubic upsampling (for comparison)',
     };
   }
-  if (naming.selfHref) (item.links as Record<string, unknown>[]).push({ rel: 'self', href: naming.selfHref, type: 'application/geo+json' });
+  const links = item.links as Record<string, unknown>[];
+  if (naming.selfHref) links.push({ rel: 'self', href: naming.selfHref, type: 'application/geo+json' });
+  if (naming.collectionHref) {
+    links.push({ rel: 'collection', href: naming.collectionHref, type: 'application/json' });
+    links.push({ rel: 'parent', href: naming.collectionHref, type: 'application/json' });
+  }
   await writeFile(files.item, `${JSON.stringify(item, null, 2)}\n`);
   return { ...job, item, files };
 }

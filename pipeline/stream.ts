@@ -18,7 +18,7 @@ import type { Publisher } from '../connectors/publishers/publisher.js';
 import type { OutputStore } from '../connectors/storage/store.js';
 import { catchScene, failedOutcome } from '../operators/catch-scene.js';
 import { JobResources, stageOperator, type SceneJob, type StageProgress } from '../operators/job.js';
-import { doneOutcome, publish } from '../operators/publish.js';
+import { collectionKey, doneOutcome, publish } from '../operators/publish.js';
 import { readScene, type ReadJob } from '../operators/read-scene.js';
 import { skipExisting } from '../operators/skip-existing.js';
 import { stitch } from '../operators/stitch.js';
@@ -119,6 +119,7 @@ export function superResolveScenes(deps: StreamDeps): OperatorFunction<Delivery<
                 collection: key.collection,
                 href: (file) => deps.store.href(`${key.prefix}/${file}`),
                 selfHref: deps.store.href(key.item),
+                collectionHref: deps.store.href(collectionKey(key.collection)),
               };
             },
           }),
