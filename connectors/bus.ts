@@ -77,7 +77,12 @@ export function createBus(options: BusOptions = {}): SceneBus {
     },
     publish(raw: SceneEvent | unknown): Promise<void> {
       if (closed) return Promise.reject(new Error(`${name} is closed`));
-      const event = parseSceneEvent(raw);
+      let event: SceneEvent;
+      try {
+        event = parseSceneEvent(raw);
+      } catch (e) {
+        return Promise.reject(e as Error);
+      }
       pending++;
       return new Promise<void>((resolve, reject) => deliver({ event, attempt: 1, resolve, reject }));
     },
