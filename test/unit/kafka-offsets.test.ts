@@ -1,0 +1,67 @@
+/** In-order offset commits (connectors/kafka/offsets.ts), DLQ headers and broker lists. */
+import { describe, expect, it } from 'vitest';
+import { parseBrokers } from '../../connectors/kafka/client.js';
+import { deadLetterHeaders, readDeadLetter } from '../../connectors/kafka/dlq.js';
+import { OffsetTracker } from '../../connectors/kafka/offsets.js';
+import { timestampMs } from '../../connectors/kafka/source.js';
+
+describe('OffsetTracker', () => {
+  it('commits only the highest contiguous acknowledged offset + 1, per partition', () => {
+    const t = new OffsetTracker();
+    const a = t.track(0, '10')!;
+    const b = t.track(0, '11')!;
+    const c = t.track(0, '12')!;
+    const d = t.track(1, '5')!;
+    expect(t.pending()).toBe(4);
+    expect(t.ack(0, '12', c)).toBeNull(); // 10 and 11 still running
+    expect(t.ack(0, '11', b)).toBeNull();
+    expect(t.ack(1, '5', d)).toBe('6'); // partitions are independent
+    expect(t.ack(0, '10', a)).toBe('13'); // 10, 11, 12 all done
+    expect(t.pending()).toBe(0);
+    expect(t.has(0, '10')).toBe(false);
+  });
+
+  it('refuses a redelivery of an offset in flight, and a stale ticket after a revoke', () => {
+    const t = new OffsetTracker();
+    const a = t.track(2, 7n)!;
+    expect(t.track(2, '7')).toBeNull();
+    expect(t.retain([0, 1])).toEqual([2]);
+    expect(t.ack(2, '7', a)).toBeNull(); // revoked: the new owner commits
+    const again = t.track(2, '7')!; // reassigned later and redelivered
+    expect(again).not.toBe(a);
+    expect(t.ack(2, '7', a)).toBeNull(); // the old delivery's ack does not count
+    expect(t.has(2, '7', again)).toBe(true);
+    expect(t.ack(2, '7', again)).toBe('8');
+  });
+});
+
+describe('dead-letter headers', () => {
+  it('round-trip and keep the original headers', () => {
+    const err = new Error('B05 is truncated');
+    err.name = 'SceneError';
+    const h = deadLetterHeaders({ error: err, stage: 'read', attempts: 3, topic: 'scenes', partition: 4, offset: '99' }, { trace: 'x' }, new Date('2024-05-01T00:00:00Z'));
+    expect(h.trace).toBe('x');
+    const buffers = Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Buffer.from(String(v))]));
+    expect(readDeadLetter(buffers)).toEqual({
+      error: 'B05 is truncated',
+      errorName: 'SceneError',
+      stage: 'read',
+      attempts: 3,
+      topic: 'scenes',
+      partition: 4,
+      offset: '99',
+      failedAt: '2024-05-01T00:00:00.000Z',
+    });
+    expect(readDeadLetter({ trace: Buffer.from('x') })).toBeNull();
+  });
+});
+
+describe('options', () => {
+  it('parse broker lists and timestamps, naming what is wrong', () => {
+    expect(parseBrokers(' a:9092, b:19092 ')).toEqual(['a:9092', 'b:19092']);
+    expect(() => parseBrokers('a:9092,http://b')).toThrow(/"http:\/\/b" is not host:port/);
+    expect(() => parseBrokers(' , ')).toThrow(/empty/);
+    expect(timestampMs('2024-05-01T00:00:00Z')).toBe(Date.UTC(2024, 4, 1));
+    expect(() => timestampMs('yesterday')).toThrow(/"yesterday" is not a time/);
+  });
+});
