@@ -1,0 +1,77 @@
+/** `sharpstream serve`: the embedded STAC API (and the DEEPaaS API and results page, when present) on one port. */
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { listOption, positiveIntOption, stringOption, UsageError, type Command } from '../command.js';
+
+/** The catalogue file used when none is given: $SHARPSTREAM_CATALOGUE, else ~/.sharpstream/catalogue.sqlite. */
+export function defaultCatalogueFile(env: Readonly<Record<string, string | undefined>>): string {
+  return env.SHARPSTREAM_CATALOGUE ? resolve(env.SHARPSTREAM_CATALOGUE) : join(homedir(), '.sharpstream', 'catalogue.sqlite');
+}
+
+/** The `serve` command. */
+export const command: Command = {
+  name: 'serve',
+  order: 50,
+  summary: 'serve the embedded STAC API (item search, transactions), the DEEPaaS API and the results page',
+  examples: [
+    'sharpstream serve --port 8080',
+    'sharpstream serve --host 0.0.0.0 --catalogue /data/catalogue.sqlite --api-key "$KEY" --cors https://maps.example.org',
+  ],
+  positionals: [],
+  options: {
+    port: { type: 'string', valueName: 'n', description: 'TCP port (default 8080; 0 picks a free one)' },
+    host: { type: 'string', valueName: 'address', description: 'address to listen on (default 127.0.0.1)' },
+    catalogue: { type: 'string', valueName: 'file', description: 'SQLite catalogue file (default $SHARPSTREAM_CATALOGUE or ~/.sharpstream/catalogue.sqlite)' },
+    'api-key': { type: 'string', valueName: 'key', description: 'API key for writes (default $SHARPSTREAM_API_KEY; without one, writes are refused)' },
+    cors: { type: 'string', valueName: 'origins', description: 'comma-separated origins allowed by CORS, or * (default *)' },
+    'base-url': { type: 'string', valueName: 'url', description: 'public URL used in links (default: from each request)' },
+    'body-limit': { type: 'string', valueName: 'bytes', description: 'largest JSON body accepted (default 8 MiB)' },
+  },
+  details: 'Writes (STAC transactions, DEEPaaS jobs) need the API key in X-API-Key or Authorization: Bearer. Stop with Ctrl-C.',
+  async run(args, io) {
+    const portText = stringOption(args, 'port');
+    const port = portText === '0' ? 0 : positiveIntOption(args, 'port', 8080, 'serve');
+    if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`, 'serve');
+    const host = stringOption(args, 'host') ?? '127.0.0.1';
+    const file = stringOption(args, 'catalogue') ?? defaultCatalogueFile(io.env);
+    const apiKey = stringOption(args, 'api-key') ?? io.env.SHARPSTREAM_API_KEY;
+    const corsOrigins = listOption(args, 'cors', 'serve') ?? ['*'];
+    const baseUrl = stringOption(args, 'base-url');
+    if (baseUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(baseUrl)) throw new UsageError(`--base-url must be an http(s) URL, got "${baseUrl}"`, 'serve');
+    const bodyLimit = stringOption(args, 'body-limit') ? positiveIntOption(args, 'body-limit', 1, 'serve') : undefined;
+
+    const [{ Catalogue }, { buildServer }] = await Promise.all([import('../../stac/catalogue/catalogue.js'), import('../../server/app.js')]);
+    const catalogue = Catalogue.open(resolve(file));
+    let app;
+    try {
+      app = await buildServer({ catalogue, apiKey: apiKey || undefined, corsOrigins, baseUrl, bodyLimit });
+      await app.listen({ port, host });
+    } catch (e) {
+      catalogue.close();
+      throw e;
+    }
+    const addr = app.server.address();
+    const actualPort = typeof addr === 'object' && addr ? addr.port : port;
+    const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+    const root = (baseUrl ?? `http://${shown}:${actualPort}`).replace(/\/+$/, '');
+    const lines = [`STAC API      ${root}/`, `OpenAPI       ${root}/openapi.json`];
+    if (app.hasRoute({ method: 'GET', url: '/v2/' })) lines.push(`DEEPaaS API   ${root}/v2/`);
+    if (app.hasRoute({ method: 'GET', url: '/docs' })) lines.push(`API docs      ${root}/docs`);
+    if (app.hasRoute({ method: 'GET', url: '/map' })) lines.push(`map page      ${root}/map`);
+    io.stdout.write(`sharpstream serving catalogue ${resolve(file)}\n${lines.map((l) => `  ${l}\n`).join('')}`);
+    if (!apiKey) io.stderr.write('warning: no API key (--api-key or SHARPSTREAM_API_KEY): writes are refused\n');
+
+    await new Promise<void>((done) => {
+      const stop = () => {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        done();
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
+    await app.close();
+    catalogue.close();
+    return 0;
+  },
+};
