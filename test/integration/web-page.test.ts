@@ -13,9 +13,9 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobStore } from '../../jobs/store.js';
 import { TRAIN_KIND } from '../../jobs/training.js';
-import { deepaasPlugin } from '../../server/deepaas/plugin.js';
+import { buildServer } from '../../server/app.js';
 import { prefersHtml, webPage } from '../../server/web/plugin.js';
-import { openDatabase } from '../../stac/catalogue/database.js';
+import { Catalogue } from '../../stac/catalogue/catalogue.js';
 import { collectProblems, launchBrowser, missingBrowser, type PageProblems } from '../helpers/browser.js';
 import { startStaticServer, type StaticServer } from '../helpers/http-server.js';
 
@@ -26,6 +26,8 @@ type Img = { complete: boolean; naturalWidth: number; naturalHeight: number };
 type Styled = { style: { clipPath: string } };
 const COLLECTION = 'sentinel-2-l2a-sr';
 const ITEM_ID = 'S2A_T33TTG_20240612_sr';
+/** An older output without quicklooks: on the second page (one output per page, newest first). */
+const OLDER_ID = 'S2B_T33TTG_20240501_sr';
 
 /** A 96x64 RGB quicklook: a smooth ramp (bicubic-like) or the same ramp with sharp stripes. */
 async function quicklookPng(path: string, sharpDetail: boolean): Promise<void> {
@@ -65,17 +67,38 @@ function outputItem(storeUrl: string): Record<string, unknown> {
   };
 }
 
-/** The server under test: the page and the real DEEPaaS API (jobs in a real SQLite file) with a minimal STAC search. */
+/** A product collection holding the output. */
+function collection(): Record<string, unknown> {
+  return {
+    type: 'Collection',
+    stac_version: '1.1.0',
+    id: COLLECTION,
+    description: 'Sentinel-2 L2A super-resolved by sharpstream',
+    license: 'proprietary',
+    extent: { spatial: { bbox: [[12.3, 41.8, 12.6, 42.0]] }, temporal: { interval: [['2024-06-12T10:00:31Z', null]] } },
+    links: [],
+  };
+}
+
+/**
+ * The server under test: the real server (buildServer) on a real catalogue file holding the published
+ * output, and the DEEPaaS API with its jobs table in the same database.
+ */
 async function startServer(item: Record<string, unknown>, dataDir: string): Promise<{ app: FastifyInstance; url: string; jobs: JobStore }> {
-  const db = openDatabase(join(dataDir, 'catalogue.sqlite'));
-  const app = Fastify();
-  app.addHook('onClose', async () => db.close());
-  await app.register(deepaasPlugin, { dataDir, db, recoverJobs: false, modelsDir: join(dataDir, 'models') });
-  await app.register(webPage, { jobsPollMs: 700 });
-  app.get('/', async () => ({ type: 'Catalog', id: 'sharpstream', links: [] }));
-  app.get('/search', async () => ({ type: 'FeatureCollection', features: [item], links: [], numberMatched: 1 }));
+  const catalogue = Catalogue.open(join(dataDir, 'catalogue.sqlite'));
+  catalogue.upsertCollection(collection());
+  catalogue.upsertItem(item);
+  const older = structuredClone(item) as { id: string; properties: Record<string, unknown>; assets: Record<string, unknown> };
+  older.id = OLDER_ID;
+  older.properties.datetime = '2024-05-01T10:00:31Z';
+  delete older.assets.thumbnail;
+  delete older.assets['thumbnail-bicubic'];
+  catalogue.upsertItem(older);
+  // No job recovery: the test writes job rows itself, as a training worker would.
+  const app = await buildServer({ catalogue, dataDir, page: { jobsPollMs: 700, pageSize: 1 }, deepaas: { recoverJobs: false, modelsDir: join(dataDir, 'models') } });
+  app.addHook('onClose', async () => catalogue.close());
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
-  return { app, url, jobs: new JobStore(db) };
+  return { app, url, jobs: new JobStore(catalogue.db) };
 }
 
 describe.skipIf(skip !== null)(`results page in Chromium${skip ? ` (skipped: ${skip})` : ''}`, () => {
@@ -189,34 +212,63 @@ describe.skipIf(skip !== null)(`results page in Chromium${skip ? ` (skipped: ${s
     expect(described.eta).toBe('2 min 05 s');
   });
 
+  it('pages through the outputs and says when one has no before/after pair', async () => {
+    const ids = () => page.locator('#outputs-list button').evaluateAll((bs) => bs.map((b) => (b as unknown as { dataset: { itemId: string } }).dataset.itemId));
+    expect(await ids()).toEqual([ITEM_ID]);
+    expect(await page.locator('#outputs-status').textContent()).toMatch(/^1 output\b/);
+    expect(await page.locator('#prev-page').isDisabled()).toBe(true);
+    await page.locator('#next-page').click();
+    await expect.poll(ids).toEqual([OLDER_ID]);
+    expect(await page.locator('#page-label').textContent()).toBe('Page 2');
+    expect(await page.locator('#next-page').isDisabled()).toBe(true);
+    await page.locator(`#outputs-list button[data-item-id="${OLDER_ID}"]`).click();
+    await expect.poll(() => page.locator('#compare-status').textContent()).toMatch(/no before\/after pair.*no thumbnail-bicubic asset/i);
+    expect(await page.locator('#map img.sr-overlay-after').count()).toBe(0);
+    await page.locator('#prev-page').click();
+    await expect.poll(ids).toEqual([ITEM_ID]);
+  });
+
   it('reported no console errors, uncaught exceptions or failed requests', () => {
     expect(problems.messages).toEqual([]);
   });
 });
 
 describe('results page routes', () => {
-  it('negotiates the root: browsers get the page, JSON clients the landing page', async () => {
-    const app = Fastify();
-    await app.register(webPage, {});
-    app.get('/', async () => ({ type: 'Catalog', id: 'sharpstream', links: [] }));
+  it('negotiates the root of the real server: browsers get the page, JSON clients the STAC landing page', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'sharpstream-web-routes-'));
+    const catalogue = Catalogue.open(':memory:');
+    const app = await buildServer({ catalogue, dataDir, deepaas: { recoverJobs: false } });
     try {
       const html = await app.inject({ url: '/', headers: { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' } });
       expect(html.statusCode).toBe(200);
       expect(html.headers['content-type']).toContain('text/html');
+      expect(html.headers.vary).toContain('Accept');
       expect(html.body).toContain('<div id="map"');
-      const json = await app.inject({ url: '/', headers: { accept: 'application/json' } });
-      expect(json.json()).toMatchObject({ type: 'Catalog' });
-      const any = await app.inject({ url: '/' });
-      expect(any.json()).toMatchObject({ type: 'Catalog' });
+      for (const accept of ['application/json', '*/*', undefined]) {
+        const json = await app.inject({ url: '/', headers: accept ? { accept } : {} });
+        expect(json.statusCode).toBe(200);
+        expect(json.json()).toMatchObject({ type: 'Catalog', conformsTo: expect.any(Array) });
+      }
+      expect((await app.inject({ url: '/map' })).headers['content-type']).toContain('text/html');
       const leaflet = await app.inject({ url: '/static/leaflet/leaflet-src.esm.js' });
       expect(leaflet.statusCode).toBe(200);
       expect(leaflet.headers['content-type']).toContain('text/javascript');
+      expect(leaflet.body).toContain('export {');
       expect((await app.inject({ url: '/static/leaflet/images/marker-icon.png' })).headers['content-type']).toBe('image/png');
-      expect((await app.inject({ url: '/static/../plugin.ts' })).statusCode).toBe(404);
-      expect((await app.inject({ url: '/static/%2e%2e/plugin.ts' })).statusCode).toBe(404);
+      for (const bad of ['/static/../web/plugin.ts', '/static/%2e%2e/plugin.ts', '/static/leaflet/../../package.json', '/static/nope.js']) {
+        const r = await app.inject({ url: bad });
+        expect(r.statusCode, bad).toBe(404);
+        expect(r.json(), bad).toMatchObject({ code: expect.any(String), description: expect.any(String) });
+      }
       expect((await app.inject({ url: '/map/config.json' })).json()).toEqual({ tileUrl: null, tileAttribution: null, jobsPollMs: 5000, pageSize: 20 });
+      // The page's routes are in the OpenAPI document; its static files are not.
+      const paths = Object.keys((await app.inject({ url: '/openapi.json' })).json().paths as Record<string, unknown>);
+      expect(paths).toEqual(expect.arrayContaining(['/map', '/map/config.json']));
+      expect(paths.filter((p) => p.startsWith('/static'))).toEqual([]);
     } finally {
       await app.close();
+      catalogue.close();
+      await rm(dataDir, { recursive: true, force: true });
     }
   });
 
