@@ -3,12 +3,15 @@
  * page on one port. @fastify/swagger is registered first so that `/openapi.json` is generated from
  * every route's JSON schema; errors everywhere are STAC-style bodies `{ code, description }`.
  */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import type { Catalogue } from '../stac/catalogue/catalogue.js';
 import { errorResponse, sendError } from './http.js';
 import { stacPlugin } from './stac/plugin.js';
+import { deepaasPlugin, type DeepaasOptions } from './deepaas/plugin.js';
 import { webPage, type WebPageOptions } from './web/plugin.js';
 
 /** Options of buildServer. */
@@ -29,6 +32,8 @@ export interface ServerOptions {
   readonly dataDir?: string;
   /** Title shown on the landing page and in the OpenAPI document. */
   readonly title?: string;
+  /** DEEPaaS settings (predict timeout, upload limit, pools, models folder...): server/deepaas/plugin.ts. */
+  readonly deepaas?: Partial<Omit<DeepaasOptions, 'db' | 'auth'>>;
   /** Log requests (pino, to stdout). Default false. */
   readonly logger?: boolean;
   /** Options of the results page at `/map` (base-layer tiles, polling period); it works offline without any. */
@@ -94,8 +99,14 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   await app.register(stacPlugin, { catalogue: options.catalogue, baseUrl: options.baseUrl, auth, title: options.title });
 
   // ---- Other plugins register here (their owners add one line each): ----
-  // H5, the DEEPaaS v2 API under /v2/:
-  //   await app.register(deepaasPlugin, { ... });
+  // H5, the DEEPaaS v2 API under /v2/ (jobs table in the catalogue's database; outputs under /outputs/; docs at /docs):
+  await app.register(deepaasPlugin, {
+    dataDir: options.dataDir ?? join(tmpdir(), 'sharpstream-server'),
+    db: options.catalogue.db,
+    auth,
+    ...(options.baseUrl ? { baseUrl: options.baseUrl } : {}),
+    ...(options.deepaas ?? {}),
+  });
   // H6, the results page (/map, and `/` for browsers):
   await app.register(webPage, options.page ?? {});
   // ------------------------------------------------------------------------

@@ -1,0 +1,59 @@
+/**
+ * Serves prediction outputs (`/outputs/<prediction id>/<file>`): the COG with HTTP range requests (so
+ * a GIS or the map page reads it as a cloud-optimized GeoTIFF), its STAC item and quicklooks.
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { HttpError } from './predict.js';
+
+const TYPES: Readonly<Record<string, string>> = {
+  '.tif': 'image/tiff; application=geotiff; profile=cloud-optimized',
+  '.json': 'application/geo+json',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+};
+
+/** A single byte range of a `Range: bytes=...` header, null for none, 'bad' when unsatisfiable or malformed. */
+export function parseRange(header: string | undefined, size: number): { start: number; end: number } | null | 'bad' {
+  if (!header) return null;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return 'bad';
+  let start: number;
+  let end: number;
+  if (m[1] === '') {
+    const n = Number(m[2]);
+    if (n === 0) return 'bad';
+    start = Math.max(0, size - n);
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  }
+  if (start > end || start >= size) return 'bad';
+  return { start, end };
+}
+
+/** Sends one output file (whole or a byte range); 404 for anything that is not a plain output file. */
+export async function sendOutput(outputsDir: string, id: string, file: string, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  if (!/^[A-Za-z0-9-]{1,64}$/.test(id) || !/^[A-Za-z0-9_][\w.-]{0,250}$/.test(file) || file.includes('..')) {
+    throw new HttpError(404, 'NotFound', `no output ${id}/${file}`);
+  }
+  const path = join(outputsDir, id, file);
+  const st = await stat(path).catch(() => null);
+  if (!st || !st.isFile()) throw new HttpError(404, 'NotFound', `no output ${id}/${file}`);
+  const type = TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
+  reply.header('Accept-Ranges', 'bytes').header('Cache-Control', 'public, max-age=3600').type(type);
+  const range = parseRange(request.headers.range, st.size);
+  if (range === 'bad') {
+    reply.header('Content-Range', `bytes */${st.size}`);
+    throw new HttpError(416, 'RangeNotSatisfiable', `range ${request.headers.range} is outside ${file} (${st.size} bytes)`);
+  }
+  if (range) {
+    reply.code(206).header('Content-Range', `bytes ${range.start}-${range.end}/${st.size}`).header('Content-Length', String(range.end - range.start + 1));
+    return reply.send(createReadStream(path, { start: range.start, end: range.end }));
+  }
+  reply.header('Content-Length', String(st.size));
+  return reply.send(createReadStream(path));
+}
