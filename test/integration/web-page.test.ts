@@ -228,6 +228,24 @@ describe.skipIf(skip !== null)(`results page in Chromium${skip ? ` (skipped: ${s
     await expect.poll(ids).toEqual([ITEM_ID]);
   });
 
+  it('says so when the jobs API fails, without breaking the page', async () => {
+    // A second page whose DEEPaaS answers are replaced by a 503 (the outputs still come from the real server).
+    const other = await browser.newPage({ viewport: { width: 1024, height: 768 } });
+    const uncaught: string[] = [];
+    other.on('pageerror', (e) => uncaught.push(e.message));
+    await other.route('**/v2/models/', (route) => route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ code: 'Unavailable', description: 'training is paused' }) }));
+    try {
+      await other.goto(`${server.url}/map`);
+      await other.waitForSelector('body[data-ready="true"]');
+      await expect.poll(() => other.locator('#jobs-status').textContent()).toMatch(/Training jobs unavailable: .*HTTP 503 training is paused/);
+      expect(await other.locator('#jobs-status').getAttribute('class')).toContain('error');
+      expect(await other.locator(`#outputs-list button[data-item-id="${ITEM_ID}"]`).count()).toBe(1);
+      expect(uncaught).toEqual([]);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('reported no console errors, uncaught exceptions or failed requests', () => {
     expect(problems.messages).toEqual([]);
   });
