@@ -120,7 +120,14 @@ export function inboxSource(options: InboxOptions): SceneSource {
               try {
                 sig = await signature(path);
               } catch {
-                continue; // vanished or unreadable while being written
+                try {
+                  // A broken link or unreadable entry: delivered as it is, so it fails with a note.
+                  const l = await lstat(path);
+                  sig = { size: l.size, files: 1, mtime: l.mtimeMs };
+                } catch {
+                  pendingOnce?.delete(name); // vanished
+                  continue;
+                }
               }
               const key = `${sig.size}:${sig.files}:${sig.mtime}`;
               const prev = seen.get(name);

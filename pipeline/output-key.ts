@@ -39,7 +39,7 @@ export interface OutputKey {
 
 /** A name safe in keys, paths and URLs: other characters become `_`. */
 export function safeName(s: string): string {
-  const t = s.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_');
+  const t = s.replace(/[^A-Za-z0-9._-]/g, '_').replace(/\.{2,}/g, '_').replace(/^\./, '_');
   return t || 'scene';
 }
 

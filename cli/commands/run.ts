@@ -1,0 +1,127 @@
+/** `sharpstream run`: the streaming service: watch sources, super-resolve each scene, store, publish. */
+import { flagOption, listOption, positiveIntOption, stringOption, UsageError, type Command } from '../command.js';
+
+/** The `run` command. */
+export const command: Command = {
+  name: 'run',
+  order: 50,
+  summary: 'run the stream: scenes from an inbox folder (default ./inbox), Kafka or a STAC API -> COG + STAC item in ./results, published to the catalogue',
+  examples: [
+    'sharpstream run --once --inbox inbox/ --out results/',
+    'sharpstream run --serve 8080',
+    'sharpstream run --kafka 127.0.0.1:9092 --topic scenes --group sharpstream --out s3://bucket/sr?endpoint=http://127.0.0.1:9000',
+    'sharpstream run --stac https://earth-search.aws.element84.com/v1 --collections sentinel-2-l2a',
+  ],
+  positionals: [],
+  options: {
+    inbox: { type: 'string', valueName: 'dir', description: 'inbox folder watched for scenes (default ./inbox; processed ones go to done/, failed ones to failed/)' },
+    out: { type: 'string', valueName: 'dir|s3://...', description: 'output store: a folder, file: URL or s3://bucket/prefix?endpoint=... (default ./results)' },
+    catalogue: { type: 'string', valueName: 'file|none', description: 'embedded STAC catalogue (SQLite) to publish into (default <out>/catalogue.sqlite for a folder out)' },
+    publish: { type: 'string', multiple: true, valueName: 'uri', description: 'also publish to a STAC API (http(s)://...) or a static catalogue (file:/dir); repeatable' },
+    serve: { type: 'string', valueName: 'port', description: 'serve the STAC API, DEEPaaS API and pages on this port (e.g. --serve 8080)' },
+    host: { type: 'string', valueName: 'host', description: 'address to serve on (default 127.0.0.1)' },
+    'api-key': { type: 'string', valueName: 'key', description: 'API key for writes to the server (default: anonymous writes, local use only)' },
+    kafka: { type: 'string', valueName: 'brokers', description: 'consume scene events from Kafka brokers host:port[,host:port]' },
+    topic: { type: 'string', valueName: 'topic', description: 'Kafka topic of scene events (with --kafka)' },
+    group: { type: 'string', valueName: 'group', description: 'Kafka consumer group (default sharpstream)' },
+    stac: { type: 'string', valueName: 'url', description: 'watch a STAC API for new items' },
+    collections: { type: 'string', valueName: 'ids', description: 'collections to watch (with --stac)' },
+    once: { type: 'boolean', description: 'process what is in the inbox, then exit' },
+    model: { type: 'string', multiple: true, valueName: 'id|path', description: 'model(s) for events that name none (default: the shipped models; bicubic where a satellite has none)' },
+    runtime: { type: 'string', valueName: 'name', description: 'auto (default), onnx, onnx-cuda, tfjs-wasm, tfjs-node, tfjs-node-gpu' },
+    concurrency: { type: 'string', valueName: 'n', description: 'scenes processed at once (default 1)' },
+    config: { type: 'string', valueName: 'file', description: 'JSON config file (flags override it, and SHARPSTREAM_* variables)' },
+    'no-previews': { type: 'boolean', description: 'skip the quicklook pair (super-resolved and bicubic)' },
+  },
+  details:
+    'Settings come from embedded defaults, then --config, then SHARPSTREAM_* variables (INBOX, OUT, CATALOGUE, PUBLISHERS, CONCURRENCY, RUNTIME, MODEL, KAFKA_BROKERS, KAFKA_TOPIC, KAFKA_GROUP, API_KEY, WORK_DIR), then flags. ' +
+    'Outputs go to <out>/<collection>/<scene>_sr-<hash>/ (hash of input, version and model versions), so a scene already done is skipped. ' +
+    'A scene is acknowledged (inbox: moved to done/) only once its COG, quicklooks and item are stored and published.',
+  async run(args, io) {
+    const [{ configFromEnv, readConfigFile, resolveConfig }, { startRun }, { formatDuration }] = await Promise.all([
+      import('../../pipeline/config.js'),
+      import('../../pipeline/run.js'),
+      import('../progress.js'),
+    ]);
+    type Layer = import('../../pipeline/config.js').ConfigLayer;
+    type Source = import('../../pipeline/config.js').SourceConfig;
+    const file = stringOption(args, 'config');
+    const flags: Layer = {};
+    const sources: Source[] = [];
+    const inbox = stringOption(args, 'inbox');
+    if (inbox) sources.push({ kind: 'inbox', dir: inbox });
+    const kafka = stringOption(args, 'kafka');
+    if (kafka) {
+      const topic = stringOption(args, 'topic');
+      if (!topic) throw new UsageError('--kafka needs --topic', 'run');
+      sources.push({ kind: 'kafka', brokers: kafka.split(',').map((s) => s.trim()), topic, group: stringOption(args, 'group') ?? 'sharpstream' });
+    }
+    const stac = stringOption(args, 'stac');
+    if (stac) {
+      const collections = listOption(args, 'collections', 'run');
+      if (!collections) throw new UsageError('--stac needs --collections', 'run');
+      sources.push({ kind: 'stac', url: stac, collections });
+    }
+    if (sources.length) flags.sources = sources;
+    const out = stringOption(args, 'out');
+    if (out) flags.out = out;
+    const catalogue = stringOption(args, 'catalogue');
+    if (catalogue) flags.catalogue = catalogue === 'none' ? null : catalogue;
+    else if (out && !/^[a-z][a-z0-9+.-]*:/i.test(out)) flags.catalogue = `${out.replace(/\/+$/, '')}/catalogue.sqlite`;
+    const pubs = args.values.publish as readonly string[] | undefined;
+    if (pubs?.length) flags.publishers = pubs;
+    const serve = stringOption(args, 'serve');
+    if (serve !== undefined) {
+      const port = Number(serve);
+      if (!/^\d+$/.test(serve) || port > 65535) throw new UsageError(`--serve must be a port number, got "${serve}"`, 'run');
+      flags.serve = { port, host: stringOption(args, 'host') ?? '127.0.0.1' };
+    }
+    const apiKey = stringOption(args, 'api-key');
+    if (apiKey) flags.apiKey = apiKey;
+    if (flagOption(args, 'once')) flags.once = true;
+    const models = args.values.model as readonly string[] | undefined;
+    if (models?.length) flags.models = models;
+    const runtime = stringOption(args, 'runtime');
+    if (runtime) flags.runtime = runtime;
+    if (stringOption(args, 'concurrency')) flags.concurrency = positiveIntOption(args, 'concurrency', 1, 'run');
+    if (flagOption(args, 'no-previews')) flags.previews = false;
+
+    let config;
+    try {
+      config = resolveConfig(file ? readConfigFile(file) : {}, configFromEnv(io.env), flags);
+    } catch (e) {
+      throw new UsageError((e as Error).message, 'run');
+    }
+
+    const err = io.stderr;
+    const lastPct = new Map<string, number>();
+    const handle = await startRun(config, {
+      line: (t) => err.write(`${t}\n`),
+      progress: (p) => {
+        // One line per stage, and every 25 % of the rows written.
+        const k = `${p.id}/${p.stage}`;
+        const pct = p.total ? Math.floor(((p.done ?? 0) / p.total) * 4) * 25 : -1;
+        if (lastPct.get(k) === pct) return;
+        if (p.stage === 'superResolve' && lastPct.has(k)) return;
+        lastPct.set(k, pct);
+        err.write(`${p.id}: ${p.stage}${p.total && p.stage === 'writeCog' ? ` ${pct}% of ${p.total} ${p.unit ?? ''}`.trimEnd() : ''}\n`);
+      },
+      outcome: (o) => {
+        for (const k of [...lastPct.keys()]) if (k.startsWith(`${o.event.id}/`)) lastPct.delete(k);
+        if (o.kind === 'done') io.stdout.write(`${o.skipped ? 'skipped (already done)' : `done in ${o.seconds.toFixed(1)} s`} ${o.event.id} -> ${o.itemHref}\n`);
+        else io.stdout.write(`FAILED ${o.event.id} at ${o.stage}: ${o.error.message}\n`);
+      },
+    });
+    const where = config.sources.map((s) => (s.kind === 'inbox' ? `inbox ${s.dir}` : s.kind === 'kafka' ? `kafka ${s.topic}` : s.kind === 'stac' ? `stac ${s.url}` : 'bus')).join(', ');
+    err.write(`sharpstream run: ${config.once ? 'processing what is in' : 'watching'} ${where}; outputs to ${config.out}${config.catalogue ? `, catalogue ${config.catalogue}` : ''}\n`);
+    if (handle.url) err.write(`STAC API ${handle.url}/  DEEPaaS ${handle.url}/v2/  OpenAPI ${handle.url}/openapi.json  map ${handle.url}/map\n`);
+    if (!config.once) {
+      const stop = () => void handle.stop();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    }
+    const s = await handle.done;
+    io.stdout.write(`${s.done} done, ${s.skipped} skipped, ${s.failed} failed in ${formatDuration(s.seconds)}\n`);
+    return s.failed > 0 ? 1 : 0;
+  },
+};
