@@ -194,3 +194,16 @@ describe('operators keep job fields', () => {
     });
   });
 });
+
+describe('toStacItem preview bands', () => {
+  it('draws a composite of sharpened bands per satellite: S2 B12/B8A/B05, Landsat natural colour, else the first bands', async () => {
+    const { previewBands } = await import('../../cog/preview.js');
+    const { satellites } = await import('../../satellites/registry.js');
+    const reg = satellites();
+    expect(previewBands(reg.get('sentinel-2-l1c'), ['B05', 'B06', 'B07', 'B8A', 'B11', 'B12', 'B01', 'B09'])).toEqual(['B12', 'B8A', 'B05']);
+    expect(previewBands(reg.get('landsat-c2-l1'), ['B2', 'B3', 'B4', 'B5', 'B6', 'B7'])).toEqual(['B4', 'B3', 'B2']);
+    expect(previewBands(reg.get('landsat-c2-l2'), ['SR_B2', 'SR_B3', 'SR_B4', 'SR_B5', 'SR_B6', 'SR_B7'])).toEqual(['SR_B4', 'SR_B3', 'SR_B2']);
+    expect(previewBands(reg.get('sentinel-2-l1c'), ['B01', 'B09'])).toEqual(['B01']);
+    expect(() => previewBands(reg.get('sentinel-2-l1c'), [])).toThrow(/no sharpened band/);
+  });
+});
