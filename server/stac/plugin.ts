@@ -117,6 +117,7 @@ export async function stacPlugin(app: FastifyInstance, opts: StacPluginOptions):
       { rel: 'root', href: `${b}/`, type: JSON_TYPE },
       { rel: 'conformance', href: `${b}/conformance`, type: JSON_TYPE, title: 'conformance classes' },
       { rel: 'service-desc', href: `${b}/openapi.json`, type: OPENAPI, title: 'OpenAPI document' },
+      ...(app.hasRoute({ method: 'GET', url: '/docs' }) ? [{ rel: 'service-doc', href: `${b}/docs`, type: 'text/html', title: 'API documentation' }] : []),
       { rel: 'data', href: `${b}/collections`, type: JSON_TYPE, title: 'collections' },
       { rel: 'search', href: `${b}/search`, type: GEOJSON, method: 'GET', title: 'item search' },
       { rel: 'search', href: `${b}/search`, type: GEOJSON, method: 'POST', title: 'item search' },

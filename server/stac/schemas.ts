@@ -112,7 +112,7 @@ export const searchBodySchema = {
     datetime: text,
     limit: { type: 'integer', minimum: 1 },
     sortby: { type: 'array', items: { type: 'object', required: ['field'], properties: { field: text, direction: { type: 'string', enum: ['asc', 'desc'] } } } },
-    fields: { type: 'object', properties: { include: { type: 'array', items: text }, exclude: { type: 'array', items: text } } },
+    fields: { type: 'object', properties: { include: { type: 'array', items: text, nullable: true }, exclude: { type: 'array', items: text, nullable: true } } },
     query: { type: 'object', additionalProperties: { type: 'object', additionalProperties: true } },
     filter: { description: 'CQL2 filter: cql2-json object, or cql2-text string with filter-lang cql2-text' },
     'filter-lang': { type: 'string', enum: ['cql2-text', 'cql2-json'] },

@@ -86,7 +86,8 @@ export class Catalogue {
       insertQueryable: db.prepare('INSERT OR IGNORE INTO queryables (collection, name, type) VALUES (?, ?, ?)'),
       queryables: db.prepare('SELECT name, type FROM queryables WHERE collection = ? ORDER BY name'),
       allQueryables: db.prepare('SELECT name, min(type) AS type FROM queryables GROUP BY name ORDER BY name'),
-      queryableKnown: db.prepare('SELECT 1 FROM queryables WHERE name = ? LIMIT 1'),
+      queryableKnown: db.prepare('SELECT type FROM queryables WHERE name = ? LIMIT 1'),
+      queryableIn: db.prepare('SELECT type FROM queryables WHERE collection = ? AND name = ?'),
       countItems: db.prepare('SELECT count(*) AS n FROM items WHERE collection = ?'),
     };
   }
@@ -141,7 +142,8 @@ export class Catalogue {
    */
   upsertItem(item: StacDocument | StacItem, collectionId?: string, mode: 'upsert' | 'create' | 'update' = 'upsert'): { item: StacItem; created: boolean } {
     const ix = validateItem(item, collectionId);
-    const stored = { ...(item as StacItem), collection: ix.collection } as StacItem;
+    // Links are optional on write (the API adds its own); stored items always have an array.
+    const stored = { ...(item as StacItem), links: (item as StacItem).links ?? [], collection: ix.collection } as StacItem;
     const json = JSON.stringify(stored);
     const now = new Date().toISOString();
     return this.db.transaction(() => {
@@ -203,12 +205,12 @@ export class Catalogue {
 
   /** Searches items; a 400 CatalogueError for invalid parameters (unknown properties included). */
   search(params: SearchParams): SearchPage {
-    const cols = params.collections;
-    const known = (name: string): boolean => {
-      if (cols && cols.length) return cols.some((c) => this.stmts.queryables.all(c).some((r) => (r as { name: string }).name === name));
-      return this.stmts.queryableKnown.get(name) !== undefined;
+    const cols = params.collections && params.collections.length ? params.collections : null;
+    const typeOf = (name: string): string | null => {
+      const rows = (cols ? cols.map((c) => this.stmts.queryableIn.get(c, name)) : [this.stmts.queryableKnown.get(name)]) as ({ type: string } | undefined)[];
+      return rows.find((r) => r !== undefined)?.type ?? null;
     };
-    return searchItems({ db: this.db, known }, params);
+    return searchItems({ db: this.db, typeOf }, params);
   }
 
   /** Inserts many items in one transaction (fixtures, bulk loads); all or nothing. */

@@ -284,6 +284,8 @@ export interface PropertyColumn {
   readonly params: readonly unknown[];
   /** `time`: epoch-ms column; `geometry`: GeoJSON text; `value`: anything else. */
   readonly kind: 'time' | 'geometry' | 'value';
+  /** The stored values are numbers: numeric strings compared with it are compared as numbers. */
+  readonly numeric?: boolean;
 }
 
 /** Resolves a property name (throws a 400 CatalogueError for unknown ones). */
@@ -391,17 +393,19 @@ class SqlBuilder {
         const bounds = args.length === 2 && Array.isArray(args[1]) ? (args[1] as Cql2[]) : args.slice(1);
         if (bounds.length !== 2) throw badRequest('filter: "between" takes a value and two bounds');
         const kind = this.kindOf(args[0]);
+        const num = this.numeric(args[0]);
         const v = this.scalar(args[0], kind);
-        const lo = this.scalar(bounds[0], kind);
-        const hi = this.scalar(bounds[1], kind);
+        const lo = this.scalar(bounds[0], kind, num);
+        const hi = this.scalar(bounds[1], kind, num);
         return `(${v} BETWEEN ${lo} AND ${hi})`;
       }
       case 'in': {
         arity(2);
         if (!Array.isArray(args[1]) || args[1].length === 0) throw badRequest('filter: "in" needs a non-empty list');
         const kind = this.kindOf(args[0]);
+        const num = this.numeric(args[0]);
         const v = this.scalar(args[0], kind);
-        const list = (args[1] as Cql2[]).map((x) => this.scalar(x, kind));
+        const list = (args[1] as Cql2[]).map((x) => this.scalar(x, kind, num));
         return `(${v} IN (${list.join(', ')}))`;
       }
       case 'isnull':
@@ -438,15 +442,20 @@ class SqlBuilder {
     return 'literal';
   }
 
+  private numeric(e: Cql2): boolean {
+    return isObj(e) && typeof e.property === 'string' && this.column(e.property).numeric === true;
+  }
+
   private pair(a: Cql2, b: Cql2): [string, string] {
     const ka = this.kindOf(a);
     const kb = this.kindOf(b);
     const target = ka === 'time' || kb === 'time' ? 'time' : 'value';
-    return [this.scalar(a, target), this.scalar(b, target)];
+    const num = this.numeric(a) || this.numeric(b);
+    return [this.scalar(a, target, num), this.scalar(b, target, num)];
   }
 
   /** An operand; literals compared with a time column become epoch milliseconds. */
-  private scalar(e: Cql2, peer: PropertyColumn['kind'] | 'literal'): string {
+  private scalar(e: Cql2, peer: PropertyColumn['kind'] | 'literal', numeric = false): string {
     if (isObj(e) && typeof e.property === 'string') {
       const col = this.column(e.property);
       if (col.kind === 'geometry') throw badRequest(`filter: "${e.property}" is a geometry; use s_intersects`);
@@ -460,6 +469,10 @@ class SqlBuilder {
     }
     if (isObj(e) && (typeof e.timestamp === 'string' || typeof e.date === 'string')) {
       this.params.push(new Date(timeOf(e) as number).toISOString());
+      return '?';
+    }
+    if (numeric && typeof e === 'string' && /^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$/.test(e)) {
+      this.params.push(Number(e));
       return '?';
     }
     if (typeof e === 'string' || typeof e === 'number') {

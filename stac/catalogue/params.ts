@@ -17,7 +17,12 @@ export interface SortBy {
   readonly direction: 'asc' | 'desc';
 }
 
-/** Fields extension: which fields to return. */
+/**
+ * Fields extension: which fields to return. A non-empty include returns only those fields; without
+ * include (undefined), exclude removes fields from the whole item; an empty include (or nothing at
+ * all) starts from the default set (type, stac_version, id, geometry, bbox, links, assets, collection,
+ * properties.datetime).
+ */
 export interface FieldsSpec {
   readonly include?: readonly string[];
   readonly exclude?: readonly string[];
@@ -87,7 +92,10 @@ export function parseSortby(v: unknown): SortBy[] {
   });
 }
 
-/** Parses fields: "a,-b,+c" text or {include, exclude}. */
+/**
+ * Parses fields: "a,-b,+c" text or {include, exclude}. `include` stays undefined when none was given
+ * (then an `exclude` applies to the whole item); an explicit null or [] include means the default set.
+ */
 export function parseFields(v: unknown): FieldsSpec {
   if (typeof v === 'string') {
     const include: string[] = [];
@@ -96,13 +104,13 @@ export function parseFields(v: unknown): FieldsSpec {
       if (f.startsWith('-')) exclude.push(f.slice(1));
       else include.push(f.replace(/^\+/, ''));
     }
-    return { include, exclude };
+    return include.length ? { include, exclude } : { exclude };
   }
   if (!isObj(v)) throw badRequest('fields must be {include, exclude}');
-  return {
-    include: v.include === undefined ? [] : stringList(v.include, 'fields.include'),
-    exclude: v.exclude === undefined ? [] : stringList(v.exclude, 'fields.exclude'),
-  };
+  const out: { include?: string[]; exclude?: string[] } = {};
+  if ('include' in v) out.include = v.include === null ? [] : stringList(v.include, 'fields.include');
+  if (v.exclude !== undefined && v.exclude !== null) out.exclude = stringList(v.exclude, 'fields.exclude');
+  return out;
 }
 
 function parseQuery(v: unknown): QueryParam {
@@ -165,7 +173,10 @@ function common(get: (k: string) => unknown, textDefault: boolean): SearchParams
   }
   if (v('limit') !== undefined) out.limit = parseLimit(v('limit'));
   if (v('sortby') !== undefined) out.sortby = parseSortby(v('sortby'));
-  if (v('fields') !== undefined) out.fields = parseFields(v('fields'));
+  if (v('fields') !== undefined) {
+    if (v('fields') === null) throw badRequest('fields must be {include, exclude}, not null');
+    out.fields = parseFields(v('fields'));
+  }
   if (v('query') !== undefined) out.query = parseQuery(v('query'));
   checkCrs(v('filter-crs'));
   if (v('filter') !== undefined) out.filter = parseFilter(v('filter'), v('filter-lang'), textDefault);
@@ -181,7 +192,8 @@ export function searchParamsFromQuery(query: Readonly<Record<string, unknown>>):
   return common((k) => {
     const v = query[k];
     if (Array.isArray(v)) return v.join(',');
-    if (v === '' && k !== 'filter') return undefined;
+    // An empty value is an absent one, except fields= (the default field set).
+    if (v === '' && k !== 'filter' && k !== 'fields') return undefined;
     return v;
   }, true);
 }
@@ -190,5 +202,5 @@ export function searchParamsFromQuery(query: Readonly<Record<string, unknown>>):
 export function searchParamsFromBody(body: unknown): SearchParams {
   if (body === undefined || body === null) return {};
   if (!isObj(body)) throw badRequest('the search body must be a JSON object');
-  return common((k) => (body[k] === null ? undefined : body[k]), false);
+  return common((k) => (body[k] === null && k !== 'fields' ? undefined : body[k]), false);
 }

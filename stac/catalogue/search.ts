@@ -5,6 +5,7 @@
  * from the client is a bound parameter.
  */
 import { createHash } from 'node:crypto';
+import type { StacItem } from '../item.js';
 import type { Database } from './database.js';
 import { badRequest } from './errors.js';
 import { cql2ToSql, type Cql2, type PropertyColumn, type PropertyResolver } from './cql2.js';
@@ -13,7 +14,7 @@ import { DEFAULT_LIMIT, type FieldsSpec, type QueryParam, type SearchParams, typ
 
 /** A page of search results (full items; links and fields are the server's business). */
 export interface SearchPage {
-  readonly items: Record<string, unknown>[];
+  readonly items: StacItem[];
   /** Token of the next page, or null on the last one. */
   readonly next: string | null;
   /** Token of the previous page, or null on the first one. */
@@ -37,14 +38,18 @@ export function propertyPath(name: string): string {
   return `$.properties."${name}"`;
 }
 
+/** The JSON type of a known (queryable) property, or null for an unknown one. */
+export type PropertyType = (name: string) => string | null;
+
 /** A resolver of property names against the known (queryable) ones; unknown names are a 400. */
-export function propertyResolver(known: (name: string) => boolean): PropertyResolver {
+export function propertyResolver(typeOf: PropertyType): PropertyResolver {
   return (raw: string) => {
     const name = raw.startsWith('properties.') ? raw.slice('properties.'.length) : raw;
     const core = CORE_COLUMNS[name];
     if (core) return core;
-    if (!NAME_RE.test(name) || !known(name)) throw badRequest(`unknown property ${JSON.stringify(raw)} (see /queryables)`);
-    return { sql: 'json_extract(items.content, ?)', params: [propertyPath(name)], kind: 'value' };
+    const type = NAME_RE.test(name) ? typeOf(name) : null;
+    if (type === null) throw badRequest(`unknown property ${JSON.stringify(raw)} (see /queryables)`);
+    return { sql: 'json_extract(items.content, ?)', params: [propertyPath(name)], kind: 'value', numeric: type === 'number' || type === 'integer' };
   };
 }
 
@@ -152,13 +157,13 @@ export function keysetPredicate(cols: readonly PropertyColumn[], dirs: readonly 
 /** What search needs from the catalogue besides the database. */
 export interface SearchContext {
   readonly db: Database;
-  /** True when a property name is known (queryable) for the searched collections. */
-  readonly known: (name: string) => boolean;
+  /** The JSON type of a property known (queryable) in the searched collections, or null. */
+  readonly typeOf: PropertyType;
 }
 
 /** Runs an item search and returns one page. */
 export function searchItems(ctx: SearchContext, params: SearchParams): SearchPage {
-  const resolve = propertyResolver(ctx.known);
+  const resolve = propertyResolver(ctx.typeOf);
   const where: string[] = [];
   const wp: unknown[] = [];
   const add = (sql: string, ps: readonly unknown[] = []) => {
@@ -234,13 +239,16 @@ export function searchItems(ctx: SearchContext, params: SearchParams): SearchPag
   const last = rows[rows.length - 1];
   const next = last && (dir === 'next' ? more : true) ? encodeToken({ dir: 'next', sort: sig, keys: keysOf(last) }) : null;
   const prev = first && (dir === 'next' ? token !== null : more) ? encodeToken({ dir: 'prev', sort: sig, keys: keysOf(first) }) : null;
-  return { items: rows.map((r) => JSON.parse(r.content as string) as Record<string, unknown>), next, prev };
+  return { items: rows.map((r) => JSON.parse(r.content as string) as StacItem), next, prev };
 }
 
 // ---------------------------------------------------------------- fields
 
-/** Fields returned when `fields` names includes only: the STAC API default set plus the included ones. */
-const DEFAULT_FIELDS = ['type', 'stac_version', 'id', 'bbox', 'geometry', 'links', 'assets', 'collection', 'properties.datetime'];
+/** Fields returned with any include list (unless excluded): what identifies an item and links it. */
+const ALWAYS_FIELDS = ['type', 'stac_version', 'id', 'links'];
+
+/** The STAC API default field set (fields given, but nothing to include). */
+const DEFAULT_FIELDS = ['type', 'stac_version', 'id', 'bbox', 'geometry', 'links', 'assets', 'collection', 'properties.datetime', 'properties.start_datetime', 'properties.end_datetime'];
 
 function getPath(o: Record<string, unknown>, path: string[]): unknown {
   let cur: unknown = o;
@@ -265,23 +273,29 @@ function deletePath(o: Record<string, unknown>, path: string[]): void {
   if (typeof parent === 'object' && parent !== null) delete (parent as Record<string, unknown>)[path[path.length - 1]];
 }
 
-/** Applies the Fields extension to an item: include (added to the default set) and exclude (removed; include wins on conflicts). */
+/**
+ * Applies the Fields extension to an item (see FieldsSpec). An include list returns those fields plus
+ * type, stac_version, id and links (unless excluded); a field both included and excluded is included.
+ */
 export function applyFields(item: Record<string, unknown>, fields: FieldsSpec | undefined): Record<string, unknown> {
   if (!fields) return item;
   const include = fields.include ?? [];
-  const exclude = (fields.exclude ?? []).filter((f) => !include.includes(f));
-  let out: Record<string, unknown>;
-  if (include.length) {
-    out = {};
-    for (const f of [...DEFAULT_FIELDS, ...include]) {
+  const exclude = fields.exclude ?? [];
+  const pick = (paths: readonly string[]) => {
+    const out: Record<string, unknown> = {};
+    for (const f of paths) {
       const path = f.split('.');
       const v = getPath(item, path);
       if (v !== undefined) setPath(out, path, structuredClone(v));
     }
-  } else {
-    out = structuredClone(item);
+    return out;
+  };
+  const out = include.length ? pick([...ALWAYS_FIELDS, ...include]) : fields.include === undefined && exclude.length ? structuredClone(item) : pick(DEFAULT_FIELDS);
+  for (const e of exclude) {
+    // An included field, or one inside an excluded object, stays.
+    if (include.some((i) => i === e || i.startsWith(`${e}.`))) continue;
+    deletePath(out, e.split('.'));
   }
-  for (const f of exclude) deletePath(out, f.split('.'));
   return out;
 }
 

@@ -105,7 +105,6 @@ export function validateItem(item: unknown, collectionId?: string): ItemIndex {
   for (const k of ['created', 'updated']) if (p[k] !== undefined) instant(p[k], `${where}: properties.${k}`);
   const le = linksError(item.links, where);
   if (le) throw badRequest(le);
-  if (item.links === undefined) throw badRequest(`${where}: "links" is required`);
   if (!isObject(item.assets)) throw badRequest(`${where}: "assets" must be an object`);
   for (const [k, a] of Object.entries(item.assets)) {
     if (!isObject(a) || typeof a.href !== 'string') throw badRequest(`${where}: asset ${JSON.stringify(k)} needs a string "href"`);

@@ -85,7 +85,7 @@ describe('bbox and geometry validation', () => {
 });
 
 describe('CQL2', () => {
-  const known = propertyResolver((n) => ['eo:cloud_cover', 'mission', 'platform', 'name'].includes(n));
+  const known = propertyResolver((n) => (n === 'eo:cloud_cover' ? 'number' : ['mission', 'platform', 'name'].includes(n) ? 'string' : null));
   it('parses cql2-text into cql2-json', () => {
     expect(parseCql2Text("eo:cloud_cover >= 5 AND eo:cloud_cover < 10")).toEqual({
       op: 'and',
@@ -119,6 +119,9 @@ describe('CQL2', () => {
     expect(f.sql).not.toContain('DROP');
     expect(f.sql).not.toContain("'x");
     expect(f.params).toEqual(['$.properties."name"', "x'; DROP TABLE items; --"]);
+    // Numeric strings compared with a numeric property are numbers (the Query extension sends strings).
+    expect(cql2ToSql(queryToCql2({ 'eo:cloud_cover': { lt: '30' } }), known).params).toEqual(['$.properties."eo:cloud_cover"', 30]);
+    expect(cql2ToSql(queryToCql2({ mission: { eq: '30' } }), known).params).toEqual(['$.properties."mission"', '30']);
     const g = cql2ToSql({ op: 'in', args: [{ property: 'platform' }, ['a', "b') OR 1=1 --"]] }, known);
     expect(g.sql).toBe('(json_extract(items.content, ?) IN (?, ?))');
     expect(g.params).toEqual(['$.properties."platform"', 'a', "b') OR 1=1 --"]);
@@ -198,16 +201,27 @@ describe('search parameters', () => {
     expect(statusOf(() => searchParamsFromBody({ filter: {}, 'filter-crs': 'EPSG:3857' }))).toBe(400);
     expect(parseSortby('-a')).toEqual([{ field: 'a', direction: 'desc' }]);
     expect(parseFields('+a,-b')).toEqual({ include: ['a'], exclude: ['b'] });
+    expect(parseFields('-b')).toEqual({ exclude: ['b'] });
   });
 });
 
 describe('fields', () => {
   const item = { type: 'Feature', stac_version: '1.1.0', id: 'x', bbox: [0, 0, 1, 1], geometry: null, links: [], assets: { a: {} }, collection: 'c', properties: { datetime: 't', gsd: 10, 'eo:cloud_cover': 3 } };
-  it('includes the default set plus included fields, excludes excluded ones, include winning', () => {
-    expect(applyFields(item, { include: ['properties.gsd'] })).toEqual({ ...item, properties: { datetime: 't', gsd: 10 } });
-    expect(applyFields(item, { exclude: ['assets', 'properties.gsd'] })).toEqual({ ...item, assets: undefined, properties: { datetime: 't', 'eo:cloud_cover': 3 } } as never);
-    expect(applyFields(item, { include: ['properties.gsd'], exclude: ['properties.gsd', 'links'] })).not.toHaveProperty('links');
-    expect(applyFields(item, { include: ['properties.gsd'], exclude: ['properties.gsd'] })).toHaveProperty('properties.gsd', 10);
+  const { gsd: _g, 'eo:cloud_cover': _c, ...defaultProps } = item.properties;
+  it('returns the included fields with type, stac_version, id and links', () => {
+    const always = { type: 'Feature', stac_version: '1.1.0', id: 'x', links: [] };
+    expect(applyFields(item, { include: ['properties.gsd', 'id'] })).toEqual({ ...always, properties: { gsd: 10 } });
+    expect(applyFields(item, parseFields('+geometry,-geometry'))).toEqual({ ...always, geometry: null });
+    expect(applyFields(item, parseFields('-properties,+properties.eo:cloud_cover'))).toEqual({ ...always, properties: { 'eo:cloud_cover': 3 } });
+    expect(applyFields(item, parseFields('bbox,-links'))).toEqual({ type: 'Feature', stac_version: '1.1.0', id: 'x', bbox: [0, 0, 1, 1] });
+  });
+  it('excludes from the whole item without include, from the default set with an empty one', () => {
+    const { assets: _a, ...noAssets } = item;
+    expect(applyFields(item, parseFields('-assets'))).toEqual(noAssets);
+    expect(applyFields(item, searchParamsFromBody({ fields: { exclude: ['assets'], include: [] } }).fields)).toEqual({ ...noAssets, properties: defaultProps });
+    expect(applyFields(item, searchParamsFromBody({ fields: {} }).fields)).toEqual({ ...item, properties: defaultProps });
+    expect(applyFields(item, searchParamsFromQuery({ fields: '' }).fields)).toEqual({ ...item, properties: defaultProps });
+    expect(statusOf(() => searchParamsFromBody({ fields: null }))).toBe(400);
     expect(applyFields(item, undefined)).toBe(item);
   });
 });
