@@ -183,7 +183,7 @@ export const trainArgsSchema = {
   properties: {
     scenes: { type: 'array', items: { type: 'string', minLength: 1 }, maxItems: 1000, description: 'Training scenes: server paths or URLs (folders, archives, STAC items)' },
     val_scenes: { type: 'array', items: { type: 'string', minLength: 1 }, maxItems: 1000, description: 'Held-out validation scenes' },
-    val_fraction: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1, description: 'Without val_scenes: fraction of each scene\'s rows held out (default 0.1)' },
+    val_fraction: { type: 'number', minimum: 0.001, maximum: 0.999, description: 'Without val_scenes: fraction of each scene\'s rows held out (default 0.1)' },
     satellite: { type: 'string', minLength: 1, description: 'Satellite definition id (default: recognised from the first scene)' },
     group: { type: 'string', minLength: 1, description: 'Super-resolution group, e.g. 20m or 60m' },
     size: { type: 'string', enum: Object.keys(DSEN2_SIZES), description: 'Network size of a new model' },
@@ -193,7 +193,7 @@ export const trainArgsSchema = {
     val_patches: { type: 'integer', minimum: 1, maximum: 10000000 },
     patch_size: { type: 'integer', minimum: 4, maximum: 1024 },
     batch: { type: 'integer', minimum: 1, maximum: 4096 },
-    lr: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
+    lr: { type: 'number', minimum: 1e-9, maximum: 1 },
     optimizer: { type: 'string', enum: ['nadam', 'adam'] },
     seed: { type: 'integer', minimum: 0, maximum: 2147483647 },
     runtime: { type: 'string', enum: ['tfjs-wasm', 'tfjs-node', 'tfjs-node-gpu'] },

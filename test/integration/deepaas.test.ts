@@ -87,6 +87,16 @@ describe.skipIf(missing)('DEEPaaS v2 API: models and predict', () => {
     const one = await fetch(`${server.url}/v2/models/bicubic/`);
     expect(one.status).toBe(200);
     expect(((await one.json()) as Json).trainable).toBe(false);
+    // The docs page renders the OpenAPI document, which lists every DEEPaaS route.
+    const docs = await fetch(`${server.url}/docs`);
+    expect(docs.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(await docs.text()).toContain('/openapi.json');
+    const doc = (await (await fetch(`${server.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, Json>> };
+    expect(Object.keys(doc.paths['/v2/models/{name}/predict/'])).toEqual(['post']);
+    expect(Object.keys(doc.paths['/v2/models/{name}/train/']).sort()).toEqual(['get', 'post']);
+    expect(Object.keys(doc.paths['/v2/models/{name}/train/{uuid}']).sort()).toEqual(['delete', 'get']);
+    expect(Object.keys((doc.paths['/v2/models/{name}/predict/'].post.requestBody as { content: Json }).content).sort()).toEqual(['application/json', 'multipart/form-data']);
+
     const none = await fetch(`${server.url}/v2/models/nope/`);
     expect(none.status).toBe(404);
     expect(((await none.json()) as Json).description).toMatch(/no model "nope"/);
