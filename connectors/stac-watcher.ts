@@ -236,6 +236,8 @@ export interface StacWatcherOptions extends StacSearchOptions {
   readonly intervalMs?: number;
   /** Checkpoint file (JSON); without one the checkpoint lives in memory only. */
   readonly statePath?: string;
+  /** The same as statePath (the name `sharpstream run`'s config uses). */
+  readonly checkpoint?: string;
   /** Attempts per item before it is recorded as failed (default 3). */
   readonly maxAttempts?: number;
   /** Delay before retry n is `retryDelayMs * (n - 1)` (default 5000). */
@@ -303,9 +305,10 @@ class StacWatcher implements SceneSource {
   private inFlight = 0;
   private slotFreed: (() => void) | null = null;
 
-  constructor(private readonly options: StacWatcherOptions) {
+  constructor(private options: StacWatcherOptions) {
     root(options.url);
     this.name = `stac:${options.url}`;
+    if (!options.statePath && options.checkpoint) this.options = { ...options, statePath: options.checkpoint };
   }
 
   private emit(e: StacWatcherEvent): void {

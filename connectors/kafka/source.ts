@@ -24,6 +24,7 @@ import { parseSceneEvent, type Delivery, type SceneEvent, type SceneSource } fro
 import { connectKafka, ensureTopic, type KafkaConnection } from './client.js';
 import { dlqTopicOf, sendDeadLetter } from './dlq.js';
 import { OffsetTracker } from './offsets.js';
+import { seekGroupToTimestamp } from './replay.js';
 
 /** What the source reports as it works (for logs, metrics and tests). */
 export type KafkaSourceEvent =
@@ -185,18 +186,8 @@ class KafkaSceneSource implements SceneSource {
 
   /** For a group without committed offsets on the topic: sets them to the first message at or after `ms`. */
   private async seekGroupToTimestamp(ms: number): Promise<void> {
-    const admin = this.kafka.admin();
-    await admin.connect();
-    try {
-      const [current] = await admin.fetchOffsets({ groupId: this.options.groupId, topics: [this.topic] });
-      const hasOffsets = (current?.partitions ?? []).some((p) => Number(p.offset) >= 0);
-      if (hasOffsets) return;
-      const offsets = await admin.fetchTopicOffsetsByTimestamp(this.topic, ms);
-      await admin.setOffsets({ groupId: this.options.groupId, topic: this.topic, partitions: offsets.map((p) => ({ partition: p.partition, offset: p.offset })) });
-      this.emit({ type: 'offsets-from-timestamp', timestamp: new Date(ms).toISOString(), offsets: offsets.map((p) => ({ partition: p.partition, offset: p.offset })) });
-    } finally {
-      await admin.disconnect().catch(() => undefined);
-    }
+    const offsets = await seekGroupToTimestamp(this.kafka, this.options.groupId, this.topic, ms, true);
+    if (offsets) this.emit({ type: 'offsets-from-timestamp', timestamp: new Date(ms).toISOString(), offsets });
   }
 
   private async onMessage({ partition, message }: EachMessagePayload): Promise<void> {
