@@ -3,21 +3,27 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-test-env.sh
-# the Kafka broker for the streaming tests (fetched from Maven Central on first run); fails loudly if it
-# cannot be fetched or started, and is stopped on exit only when this script started it
-kafka_out="$(mktemp)"
-bash scripts/kafka/start.sh | tee "$kafka_out"
-grep -q 'already' "$kafka_out" || trap 'bash scripts/kafka/stop.sh' EXIT
-rm -f "$kafka_out"
-# the external STAC catalogue (PostgreSQL + PostGIS + pgstac + stac-fastapi-pgstac; installed on first run);
-# stopped on exit only when this script started it, together with the broker (a second trap would replace the first)
-pgstac_out="$(mktemp)"
-bash scripts/pgstac/start.sh | tee "$pgstac_out"
-if ! grep -q 'already' "$pgstac_out"; then
-  prev_exit="$(trap -p EXIT | sed -e "s/^trap -- '//" -e "s/' EXIT\$//")"
-  trap "bash scripts/pgstac/stop.sh${prev_exit:+; $prev_exit}" EXIT
-fi
-rm -f "$pgstac_out"
+
+# Services the tests talk to, each installed on first use by its own script (from Maven Central, Debian
+# and PyPI). A start fails loudly if the service cannot be fetched or started; on exit this script stops
+# only the services it started itself (a script that finds its service running says "already").
+stops=()
+cleanup() {
+  local i
+  for ((i = ${#stops[@]} - 1; i >= 0; i--)); do bash "${stops[$i]}" || true; done
+}
+trap cleanup EXIT
+start_service() {
+  local dir="$1" out
+  out="$(mktemp)"
+  bash "scripts/$dir/start.sh" | tee "$out"
+  grep -q 'already' "$out" || stops+=("scripts/$dir/stop.sh")
+  rm -f "$out"
+}
+start_service kafka    # Apache Kafka 3.9 in KRaft mode on 127.0.0.1:9092: the streaming tests
+start_service pgstac   # PostgreSQL + PostGIS + pgstac + stac-fastapi-pgstac on 127.0.0.1:8082: the external catalogue
+start_service s3       # S3Proxy on 127.0.0.1:9000: S3-compatible output storage
+
 npm run build
 npx tsc -p tsconfig.json --noEmit
 npx vitest run "$@"
