@@ -255,6 +255,7 @@ export class TrainingJobs {
       child.once('exit', () => clearTimeout(grace));
     };
     signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) onAbort(); // closed while the worker was starting
     const exit = await new Promise<{ code: number | null; sig: NodeJS.Signals | null }>((res) => {
       child.once('error', (e) => {
         error = `cannot start the training worker: ${e.message}`;

@@ -9,12 +9,12 @@
  * page at `/docs`.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import multipart from '@fastify/multipart';
 import type {} from '@fastify/swagger';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { JobStore, type JobRecord } from '../../jobs/store.js';
 import { PoolFullError, WorkPool } from '../../jobs/pool.js';
 import { TrainingJobs, TRAIN_KIND, type TrainJobArgs } from '../../jobs/training.js';
@@ -229,15 +229,19 @@ export async function deepaasPlugin(app: FastifyInstance, options: DeepaasOption
     await app.register(multipart, { limits: { fileSize: uploadLimit, files: 1 } });
   }
 
-  app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown; headers?: Record<string, string> }, _request, reply) => {
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown; headers?: Record<string, string> }, request, reply) => {
     if (err instanceof HttpError) {
       for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
       return reply.code(err.statusCode).send(errorBody(err.code, err.message));
     }
     if (err.validation) return reply.code(400).send(errorBody('InvalidParameterValue', err.message));
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
-    if (status >= 500) app.log.error(err);
-    const code = status === 413 ? 'PayloadTooLarge' : status === 415 ? 'UnsupportedMediaType' : status >= 500 ? 'ServerError' : 'InvalidRequest';
+    if (status >= 500) {
+      // Internals (paths, stack) stay in the log; the client gets the request id to quote.
+      request.log.error({ err }, 'DEEPaaS request failed');
+      return reply.code(status).send(errorBody('InternalServerError', `internal server error (request ${request.id})`));
+    }
+    const code = status === 413 ? 'PayloadTooLarge' : status === 415 ? 'UnsupportedMediaType' : 'InvalidRequest';
     return reply.code(status).send(errorBody(code, status === 413 ? `the request body is larger than the server accepts: ${err.message}` : err.message));
   });
 
