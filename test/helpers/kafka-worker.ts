@@ -1,9 +1,10 @@
 /**
  * A pipeline worker for the Kafka stream tests, run as a child process (`node --import tsx
  * test/helpers/kafka-worker.ts`) with its settings as JSON in `SHARPSTREAM_TEST_WORKER`. It consumes
- * scene events with kafkaSceneSource, super-resolves each scene with the bicubic baseline
- * (predictScene), moves the outputs into `<outDir>/<scene id>_sr/` atomically (an existing folder
- * means done: idempotent), emits the item to the output topic with kafkaOutcomeSink and acks.
+ * scene events with kafkaSceneSource and super-resolves each scene with the bicubic baseline through
+ * the pipeline's stream (superResolveScenes into a local output store, idempotent output keys; the
+ * item goes to the output topic with kafkaOutcomeSink before the ack). Mode `predict` does the same
+ * with predictScene directly, moving outputs into `<outDir>/<scene id>_sr/` atomically.
  * It prints one JSON object per line on stdout: source events, `start`, `done`, `failed`.
  */
 import { randomBytes } from 'node:crypto';
@@ -32,6 +33,8 @@ export interface TestWorkerConfig {
   readonly maxAttempts?: number;
   readonly retryDelayMs?: number;
   readonly sessionTimeout?: number;
+  /** `stream` (default): pipeline/stream.ts superResolveScenes into a local output store; `predict`: predictScene directly. */
+  readonly mode?: 'stream' | 'predict';
 }
 
 const say = (o: Record<string, unknown>): void => {
@@ -117,10 +120,31 @@ const source = kafkaSceneSource({
   createTopics: false,
   onEvent: (e) => say({ ...e, type: `source:${e.type}` }),
 });
-source
-  .deliveries()
-  .pipe(mergeMap((d) => processScene(d), config.maxInFlight ?? 1))
-  .subscribe({ error: (e: Error) => say({ type: 'source-error', error: e.message }) });
+/** A delivery that reports its start (and holds `delayMs`, a long scene) before the stream works on it. */
+async function announced(d: Delivery<SceneEvent>): Promise<Delivery<SceneEvent>> {
+  say({ type: 'start', id: d.value.id, source: d.source, attempt: d.attempt });
+  if (config.delayMs) await sleep(config.delayMs);
+  return d;
+}
+
+if ((config.mode ?? 'stream') === 'stream') {
+  const [{ superResolveScenes }, { openStore }] = await Promise.all([import('../../pipeline/stream.js'), import('../../connectors/storage/index.js')]);
+  source
+    .deliveries()
+    .pipe(
+      mergeMap((d) => announced(d), config.maxInFlight ?? 1),
+      superResolveScenes({ store: openStore(config.outDir), publishers: [], sinks: [sink], models: ['bicubic'], fallbackModel: 'bicubic', previews: false, concurrency: config.maxInFlight ?? 1, threads: 1 }),
+    )
+    .subscribe({
+      next: (o) => say(o.kind === 'done' ? { type: 'done', id: o.event.id, skipped: o.skipped } : { type: 'failed', id: o.event.id, stage: o.stage, error: o.error.message }),
+      error: (e: Error) => say({ type: 'source-error', error: e.message }),
+    });
+} else {
+  source
+    .deliveries()
+    .pipe(mergeMap((d) => processScene(d), config.maxInFlight ?? 1))
+    .subscribe({ error: (e: Error) => say({ type: 'source-error', error: e.message }) });
+}
 say({ type: 'ready', pid: process.pid });
 
 const stop = async (): Promise<void> => {
