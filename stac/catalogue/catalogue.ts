@@ -4,6 +4,8 @@
  */
 import type { StacItem } from '../item.js';
 import { openDatabase, type Database } from './database.js';
+
+type BetterStatement = ReturnType<Database['prepare']>;
 import { CatalogueError, badRequest } from './errors.js';
 import { geometriesIntersect, type Geometry } from './geometry.js';
 import { searchItems, isPropertyName, type SearchPage } from './search.js';
@@ -58,6 +60,19 @@ function registerFunctions(db: Database): void {
 export class Catalogue {
   readonly db: Database;
   private readonly queryableCache = new Set<string>();
+  private readonly statementCache = new Map<string, BetterStatement>();
+  /** Prepares SQL once per distinct text (search SQL repeats with other bound values). */
+  private readonly prepareCached = (sql: string): BetterStatement => {
+    let st = this.statementCache.get(sql);
+    if (!st) {
+      if (this.statementCache.size >= 256) this.statementCache.clear();
+      st = this.db.prepare(sql);
+      this.statementCache.set(sql, st);
+    }
+    return st;
+  };
+  /** Upper bound of the distance from an item's sort instant to the ends of its interval (ms); only grows. */
+  private maxSpread: number;
   private readonly stmts;
 
   private constructor(db: Database) {
@@ -68,6 +83,7 @@ export class Catalogue {
       type TEXT NOT NULL,
       PRIMARY KEY (collection, name)
     )`);
+    db.exec('CREATE TABLE IF NOT EXISTS catalogue_meta (key TEXT PRIMARY KEY NOT NULL, value)');
     registerFunctions(db);
     this.stmts = {
       getCollection: db.prepare('SELECT content FROM collections WHERE id = ?'),
@@ -78,8 +94,8 @@ export class Catalogue {
       deleteCollection: db.prepare('DELETE FROM collections WHERE id = ?'),
       getItem: db.prepare('SELECT content FROM items WHERE collection = ? AND id = ?'),
       findItem: db.prepare('SELECT rid FROM items WHERE collection = ? AND id = ?'),
-      insertItem: db.prepare('INSERT INTO items (collection, id, dt, start_dt, end_dt, content, updated) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-      updateItem: db.prepare('UPDATE items SET dt = ?, start_dt = ?, end_dt = ?, content = ?, updated = ? WHERE rid = ?'),
+      insertItem: db.prepare('INSERT INTO items (collection, id, dt, start_dt, end_dt, minx, maxx, miny, maxy, geom, content, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+      updateItem: db.prepare('UPDATE items SET dt = ?, start_dt = ?, end_dt = ?, minx = ?, maxx = ?, miny = ?, maxy = ?, geom = ?, content = ?, updated = ? WHERE rid = ?'),
       deleteItem: db.prepare('DELETE FROM items WHERE collection = ? AND id = ?'),
       deleteBbox: db.prepare('DELETE FROM items_bbox WHERE rid = ?'),
       insertBbox: db.prepare('INSERT INTO items_bbox (rid, minx, maxx, miny, maxy) VALUES (?, ?, ?, ?, ?)'),
@@ -89,7 +105,13 @@ export class Catalogue {
       queryableKnown: db.prepare('SELECT type FROM queryables WHERE name = ? LIMIT 1'),
       queryableIn: db.prepare('SELECT type FROM queryables WHERE collection = ? AND name = ?'),
       countItems: db.prepare('SELECT count(*) AS n FROM items WHERE collection = ?'),
+      // Two statements: SQLite answers a lone min() or max() from the dt index, both together by a scan.
+      minDt: db.prepare('SELECT min(dt) AS v FROM items'),
+      maxDt: db.prepare('SELECT max(dt) AS v FROM items'),
+      getMeta: db.prepare('SELECT value FROM catalogue_meta WHERE key = ?'),
+      setMeta: db.prepare('INSERT INTO catalogue_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
     };
+    this.maxSpread = Number((this.stmts.getMeta.get('max_spread_ms') as { value: number } | undefined)?.value ?? 0);
   }
 
   /** Opens (creating if needed) a catalogue file, or an in-memory one with ':memory:'. */
@@ -151,20 +173,24 @@ export class Catalogue {
       const found = this.stmts.findItem.get(ix.collection, ix.id) as { rid: number } | undefined;
       if (found && mode === 'create') throw new CatalogueError(409, `item ${JSON.stringify(ix.id)} already exists in collection ${JSON.stringify(ix.collection)}`);
       if (!found && mode === 'update') throw new CatalogueError(404, `item ${JSON.stringify(ix.id)} does not exist in collection ${JSON.stringify(ix.collection)}`);
+      // A box across the antimeridian (west > east) is indexed as all longitudes; the exact test decides.
+      const box = ix.bbox ? [ix.bbox[0] <= ix.bbox[2] ? ix.bbox[0] : -180, ix.bbox[0] <= ix.bbox[2] ? ix.bbox[2] : 180, ix.bbox[1], ix.bbox[3]] : [null, null, null, null];
+      const geom = stored.geometry === null || stored.geometry === undefined ? null : JSON.stringify(stored.geometry);
       let rid: number;
       if (found) {
         rid = found.rid;
-        this.stmts.updateItem.run(ix.dt, ix.start, ix.end, json, now, rid);
+        this.stmts.updateItem.run(ix.dt, ix.start, ix.end, ...box, geom, json, now, rid);
         this.stmts.deleteBbox.run(rid);
       } else {
-        rid = Number(this.stmts.insertItem.run(ix.collection, ix.id, ix.dt, ix.start, ix.end, json, now).lastInsertRowid);
+        rid = Number(this.stmts.insertItem.run(ix.collection, ix.id, ix.dt, ix.start, ix.end, ...box, geom, json, now).lastInsertRowid);
       }
-      if (ix.bbox) {
-        const [w, s, e, n] = ix.bbox;
-        // A box across the antimeridian (west > east) is indexed as all longitudes; the exact test decides.
-        this.stmts.insertBbox.run(rid, w <= e ? w : -180, w <= e ? e : 180, s, n);
-      }
+      if (ix.bbox) this.stmts.insertBbox.run(rid, ...box);
       this.recordQueryables(ix.collection, stored.properties);
+      const spread = Math.max(ix.dt - ix.start, ix.end - ix.dt);
+      if (spread > this.maxSpread) {
+        this.stmts.setMeta.run('max_spread_ms', spread);
+        this.maxSpread = spread;
+      }
       return { item: stored, created: !found };
     })();
   }
@@ -210,7 +236,12 @@ export class Catalogue {
       const rows = (cols ? cols.map((c) => this.stmts.queryableIn.get(c, name)) : [this.stmts.queryableKnown.get(name)]) as ({ type: string } | undefined)[];
       return rows.find((r) => r !== undefined)?.type ?? null;
     };
-    return searchItems({ db: this.db, typeOf }, params);
+    // Another connection (process) may have written wider intervals: read the bound fresh.
+    const stored = Number((this.stmts.getMeta.get('max_spread_ms') as { value: number } | undefined)?.value ?? 0);
+    this.maxSpread = Math.max(this.maxSpread, stored);
+    const lo = (this.stmts.minDt.get() as { v: number | null }).v;
+    const hi = (this.stmts.maxDt.get() as { v: number | null }).v;
+    return searchItems({ db: this.db, prepare: this.prepareCached, typeOf, maxSpread: this.maxSpread, timeSpan: lo === null || hi === null ? null : [lo, hi] }, params);
   }
 
   /** Inserts many items in one transaction (fixtures, bulk loads); all or nothing. */

@@ -25,6 +25,9 @@ CREATE TABLE IF NOT EXISTS items (
   dt INTEGER NOT NULL,
   start_dt INTEGER NOT NULL,
   end_dt INTEGER NOT NULL,
+  -- footprint box (null without one; all longitudes across the antimeridian) and geometry as GeoJSON text
+  minx REAL, maxx REAL, miny REAL, maxy REAL,
+  geom TEXT,
   content TEXT NOT NULL,
   updated TEXT NOT NULL,
   UNIQUE (collection, id)

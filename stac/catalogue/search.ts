@@ -28,7 +28,7 @@ const CORE_COLUMNS: Record<string, PropertyColumn> = {
   datetime: { sql: 'items.dt', params: [], kind: 'time' },
   start_datetime: { sql: 'items.start_dt', params: [], kind: 'time' },
   end_datetime: { sql: 'items.end_dt', params: [], kind: 'time' },
-  geometry: { sql: "json_extract(items.content, '$.geometry')", params: [], kind: 'geometry' },
+  geometry: { sql: 'items.geom', params: [], kind: 'geometry' },
 };
 
 const NAME_RE = /^[A-Za-z0-9_:.\-]{1,128}$/;
@@ -157,8 +157,14 @@ export function keysetPredicate(cols: readonly PropertyColumn[], dirs: readonly 
 /** What search needs from the catalogue besides the database. */
 export interface SearchContext {
   readonly db: Database;
+  /** Prepares (or reuses) a statement. */
+  readonly prepare?: (sql: string) => { all(...params: unknown[]): unknown[] };
   /** The JSON type of a property known (queryable) in the searched collections, or null. */
   readonly typeOf: PropertyType;
+  /** Upper bound of max(dt - start_dt, end_dt - dt) over the items, in ms (0 when all are instants). */
+  readonly maxSpread: number;
+  /** Smallest and largest dt of the catalogue (null when empty), to weigh a time window against a box. */
+  readonly timeSpan: readonly [number, number] | null;
 }
 
 /** Runs an item search and returns one page. */
@@ -179,18 +185,41 @@ export function searchItems(ctx: SearchContext, params: SearchParams): SearchPag
     add(`items.id IN (${params.ids.map(() => '?').join(', ')})`, params.ids);
   }
   if (params.datetime) {
-    if (params.datetime.end !== null) add('items.start_dt <= ?', [params.datetime.end]);
-    if (params.datetime.start !== null) add('items.end_dt >= ?', [params.datetime.start]);
+    const { start, end } = params.datetime;
+    if (end !== null) add('items.start_dt <= ?', [end]);
+    if (start !== null) add('items.end_dt >= ?', [start]);
+    // The same condition as a range of the indexed sort instant: an item overlapping [start, end] has
+    // its dt within maxSpread of it (maxSpread: the largest distance from an item's dt to the ends of
+    // its interval; 0 while every item is an instant), so the (collection, dt) index serves it.
+    if (end !== null) add('items.dt <= ?', [end + ctx.maxSpread]);
+    if (start !== null) add('items.dt >= ?', [start - ctx.maxSpread]);
   }
+  let fromRtree = false;
   const spatial: Geometry | null = params.intersects ?? (params.bbox ? bboxGeometry(params.bbox) : null);
   if (spatial) {
-    // R*Tree prefilter on the query's box (two boxes across the antimeridian), then the exact test.
     const boxes: Bbox2d[] = [];
     if (params.bbox && params.bbox[0] > params.bbox[2]) boxes.push([params.bbox[0], params.bbox[1], 180, params.bbox[3]], [-180, params.bbox[1], params.bbox[2], params.bbox[3]]);
     else boxes.push(params.bbox ?? geometryBbox(spatial));
-    const rt = boxes.map(() => '(maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ?)').join(' OR ');
-    add(`items.rid IN (SELECT rid FROM items_bbox WHERE ${rt})`, boxes.flatMap((b) => [b[0], b[2], b[1], b[3]]));
-    add("stac_intersects(json_extract(items.content, '$.geometry'), ?) = 1", [JSON.stringify(spatial)]);
+    const coords = boxes.flatMap((b) => [b[0], b[2], b[1], b[3]]);
+    // Which index drives: the R*Tree when the box is the more selective filter (its share of the
+    // globe below the time window's share of the catalogue's time span), else the (collection, dt) index.
+    const boxShare = boxes.reduce((a, b) => a + ((b[2] - b[0]) / 360) * ((b[3] - b[1]) / 180), 0);
+    let timeShare = 1;
+    if (params.datetime && ctx.timeSpan) {
+      const lo = Math.max(ctx.timeSpan[0], (params.datetime.start ?? -Infinity) - ctx.maxSpread);
+      const hi = Math.min(ctx.timeSpan[1], (params.datetime.end ?? Infinity) + ctx.maxSpread);
+      timeShare = Math.max(0, hi - lo + 1) / Math.max(1, ctx.timeSpan[1] - ctx.timeSpan[0] + 1);
+    }
+    if (boxes.length === 1 && boxShare <= timeShare) {
+      // CROSS JOIN keeps the R*Tree the outer loop: only items whose boxes meet the query box are read.
+      fromRtree = true;
+      add('(b.maxx >= ? AND b.minx <= ? AND b.maxy >= ? AND b.miny <= ?)', coords);
+    } else {
+      add(boxes.map(() => '(items.maxx >= ? AND items.minx <= ? AND items.maxy >= ? AND items.miny <= ?)').join(' OR '), coords);
+    }
+    // The exact test; an item whose box lies inside a query box meets it without one.
+    const inside = params.bbox ? boxes.map(() => '(items.minx >= ? AND items.maxx <= ? AND items.miny >= ? AND items.maxy <= ?)') : [];
+    add(`(${[...inside, 'stac_intersects(items.geom, ?) = 1'].join(' OR ')})`, [...(params.bbox ? coords : []), JSON.stringify(spatial)]);
   }
   if (params.query) {
     const f = cql2ToSql(queryToCql2(params.query), resolve);
@@ -223,11 +252,13 @@ export function searchItems(ctx: SearchContext, params: SearchParams): SearchPag
   }
   const selectKeys = cols.map((c, i) => `${c.sql} AS k${i}`).join(', ');
   const orderBy = cols.map((c, i) => `${c.sql} ${dirs[i].toUpperCase()}`).join(', ');
-  const sql = `SELECT items.content AS content, ${selectKeys} FROM items${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${orderBy} LIMIT ?`;
+  const from = fromRtree ? 'items_bbox AS b CROSS JOIN items ON items.rid = b.rid' : 'items';
+  // The page's rows are chosen and sorted without their JSON (small rows), which is read afterwards.
+  const sql = `SELECT items.rid AS rid, ${selectKeys} FROM ${from}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${orderBy} LIMIT ?`;
   const sp = [...cols.flatMap((c) => c.params), ...wp, ...cols.flatMap((c) => c.params), limit + 1];
   let rows: Record<string, unknown>[];
   try {
-    rows = ctx.db.prepare(sql).all(...sp) as Record<string, unknown>[];
+    rows = (ctx.prepare ?? ((q: string) => ctx.db.prepare(q)))(sql).all(...sp) as Record<string, unknown>[];
   } catch (e) {
     throw badRequest(`search failed: ${(e as Error).message}`);
   }
@@ -239,7 +270,12 @@ export function searchItems(ctx: SearchContext, params: SearchParams): SearchPag
   const last = rows[rows.length - 1];
   const next = last && (dir === 'next' ? more : true) ? encodeToken({ dir: 'next', sort: sig, keys: keysOf(last) }) : null;
   const prev = first && (dir === 'next' ? token !== null : more) ? encodeToken({ dir: 'prev', sort: sig, keys: keysOf(first) }) : null;
-  return { items: rows.map((r) => JSON.parse(r.content as string) as StacItem), next, prev };
+  const contents = new Map<number, string>();
+  if (rows.length) {
+    const got = (ctx.prepare ?? ((q: string) => ctx.db.prepare(q)))(`SELECT rid, content FROM items WHERE rid IN (${rows.map(() => '?').join(', ')})`).all(...rows.map((r) => r.rid)) as { rid: number; content: string }[];
+    for (const g of got) contents.set(g.rid, g.content);
+  }
+  return { items: rows.map((r) => JSON.parse(contents.get(r.rid as number) as string) as StacItem), next, prev };
 }
 
 // ---------------------------------------------------------------- fields
