@@ -12,8 +12,25 @@ import { readFileSync } from 'node:fs';
 export type SourceConfig =
   | { readonly kind: 'inbox'; readonly dir: string; readonly pollMs?: number; readonly stableMs?: number }
   | { readonly kind: 'bus' }
-  | { readonly kind: 'kafka'; readonly brokers: readonly string[]; readonly topic: string; readonly group: string; readonly maxAttempts?: number }
-  | { readonly kind: 'stac'; readonly url: string; readonly collections: readonly string[]; readonly checkpoint?: string; readonly intervalMs?: number };
+  | {
+      readonly kind: 'kafka';
+      readonly brokers: readonly string[];
+      readonly topic: string;
+      readonly group: string;
+      readonly maxAttempts?: number;
+      /** A group without committed offsets starts at this time (replay of a topic's history). */
+      readonly fromTimestamp?: string;
+    }
+  | {
+      readonly kind: 'stac';
+      readonly url: string;
+      readonly collections: readonly string[];
+      readonly checkpoint?: string;
+      readonly intervalMs?: number;
+      readonly bbox?: readonly [number, number, number, number];
+      readonly datetime?: string;
+      readonly maxCloudCover?: number;
+    };
 
 /** Everything `startRun` needs. */
 export interface RunConfig {
@@ -24,6 +41,8 @@ export interface RunConfig {
   readonly catalogue: string | null;
   /** Further publishers (`http(s)://` STAC APIs, `file:/dir` static catalogues). */
   readonly publishers: readonly string[];
+  /** Kafka output topic for the output STAC items (with a kafka source's brokers), or none. */
+  readonly outputTopic?: string;
   /** Serve the STAC API, DEEPaaS API and pages on this port (0: any free port), or null. */
   readonly serve: { readonly port: number; readonly host: string } | null;
   readonly apiKey?: string;
@@ -86,7 +105,7 @@ export function readConfigFile(path: string): ConfigLayer {
     throw new ConfigError(`config file ${path}: ${(e as Error).message}`);
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`config file ${path}: must be a JSON object`);
-  const known = new Set(Object.keys(DEFAULT_CONFIG).concat(['apiKey', 'threads', 'models', 'workDir']));
+  const known = new Set(Object.keys(DEFAULT_CONFIG).concat(['apiKey', 'threads', 'models', 'workDir', 'outputTopic']));
   const unknown = Object.keys(v).filter((k) => !known.has(k));
   if (unknown.length) throw new ConfigError(`config file ${path}: unknown setting${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (known: ${[...known].sort().join(', ')})`);
   const layer = v as ConfigLayer;
@@ -116,6 +135,8 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
     if (!brokers || !topic) throw new ConfigError('SHARPSTREAM_KAFKA_BROKERS and SHARPSTREAM_KAFKA_TOPIC go together');
     out.sources = [...(out.sources ?? []), { kind: 'kafka', brokers: list(brokers), topic, group: e('KAFKA_GROUP') ?? 'sharpstream' }];
   }
+  const outTopic = e('KAFKA_OUTPUT_TOPIC');
+  if (outTopic) out.outputTopic = outTopic;
   const out_ = e('OUT');
   if (out_) out.out = out_;
   const cat = e('CATALOGUE');

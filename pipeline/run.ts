@@ -9,10 +9,9 @@ import { dirname, resolve } from 'node:path';
 import { merge, type Subscription } from 'rxjs';
 import { createBus, type SceneBus } from '../connectors/bus.js';
 import { inboxSource } from '../connectors/inbox.js';
-import type { Publisher, StacCollection } from '../connectors/publishers/publisher.js';
+import type { Publisher } from '../connectors/publishers/publisher.js';
 import type { StageProgress } from '../operators/job.js';
 import type { Catalogue } from '../stac/catalogue/catalogue.js';
-import type { StacItem } from '../stac/item.js';
 import type { RunConfig, SourceConfig } from './config.js';
 import { superResolveScenes } from './stream.js';
 import type { OutcomeSink, SceneOutcome, SceneSource } from './types.js';
@@ -48,19 +47,6 @@ export interface RunReporter {
   progress?(p: StageProgress): void;
 }
 
-/** Imports a module that another part of sharpstream provides, with a clear error when it is absent. */
-async function optionalModule<T>(path: string, what: string): Promise<T> {
-  try {
-    return (await import(path)) as T;
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ERR_MODULE_NOT_FOUND' && String((e as Error).message).includes(path.replace(/^\.\.\//, '').replace(/\.js$/, ''))) {
-      throw new Error(`${what} is not available in this build of sharpstream (${path} is missing)`);
-    }
-    throw e;
-  }
-}
-
 /** Opens one source of scene events. */
 async function openSource(s: SourceConfig, bus: SceneBus | null, once: boolean): Promise<SceneSource> {
   switch (s.kind) {
@@ -70,34 +56,28 @@ async function openSource(s: SourceConfig, bus: SceneBus | null, once: boolean):
     case 'bus':
       return bus!;
     case 'kafka': {
-      const m = await optionalModule<{ kafkaSceneSource(o: Record<string, unknown>): SceneSource }>('../connectors/kafka/source.js', 'the Kafka source');
-      return m.kafkaSceneSource({ brokers: s.brokers, topic: s.topic, groupId: s.group, ...(s.maxAttempts ? { maxAttempts: s.maxAttempts } : {}) });
+      const { kafkaSceneSource } = await import('../connectors/kafka/source.js');
+      return kafkaSceneSource({
+        brokers: s.brokers,
+        topic: s.topic,
+        groupId: s.group,
+        ...(s.maxAttempts ? { maxAttempts: s.maxAttempts } : {}),
+        ...(s.fromTimestamp ? { fromTimestamp: s.fromTimestamp } : {}),
+      });
     }
     case 'stac': {
-      const m = await optionalModule<{ stacWatcher(o: Record<string, unknown>): SceneSource }>('../connectors/stac-watcher.js', 'the STAC API watcher');
-      return m.stacWatcher({ url: s.url, collections: s.collections, ...(s.checkpoint ? { checkpoint: s.checkpoint } : {}), ...(s.intervalMs ? { intervalMs: s.intervalMs } : {}) });
+      const { stacWatcher } = await import('../connectors/stac-watcher.js');
+      return stacWatcher({
+        url: s.url,
+        collections: s.collections,
+        ...(s.checkpoint ? { statePath: s.checkpoint } : {}),
+        ...(s.intervalMs ? { intervalMs: s.intervalMs } : {}),
+        ...(s.bbox ? { bbox: s.bbox } : {}),
+        ...(s.datetime ? { datetime: s.datetime } : {}),
+        ...(s.maxCloudCover !== undefined ? { maxCloudCover: s.maxCloudCover } : {}),
+      });
     }
   }
-}
-
-/** The embedded catalogue as a publisher: H2's adapter when present, else a direct one. */
-async function cataloguePublisher(catalogue: Catalogue): Promise<Publisher> {
-  try {
-    const m = (await import('../connectors/publishers/catalogue.js' as string)) as Record<string, unknown>;
-    for (const [name, v] of Object.entries(m)) {
-      if (typeof v !== 'function') continue;
-      if (/^[A-Z]/.test(name) && /Publisher$/.test(name)) return new (v as new (c: Catalogue) => Publisher)(catalogue);
-      if (/publisher/i.test(name)) return (v as (c: Catalogue) => Publisher)(catalogue);
-    }
-  } catch {
-    /* fall through to the direct adapter */
-  }
-  return {
-    name: 'embedded',
-    upsertCollection: async (c: StacCollection) => void catalogue.upsertCollection(c as never),
-    upsertItem: async (item: StacItem) => void catalogue.upsertItem(item as never),
-    close: async () => undefined,
-  };
 }
 
 /** Starts a run: sources -> stream -> store, publishers, sinks; optionally the server. */
@@ -117,18 +97,27 @@ export async function startRun(config: RunConfig, reporter: RunReporter, extra: 
     if (config.catalogue) {
       const path = resolve(config.catalogue);
       await mkdir(dirname(path), { recursive: true });
-      const { Catalogue: Cat } = await optionalModule<typeof import('../stac/catalogue/catalogue.js')>('../stac/catalogue/catalogue.js', 'the embedded catalogue');
+      const [{ Catalogue: Cat }, { CataloguePublisher }] = await Promise.all([import('../stac/catalogue/catalogue.js'), import('../connectors/publishers/catalogue.js')]);
       catalogue = Cat.open(path);
       const cat = catalogue;
       cleanups.push(async () => cat.close());
-      publishers.push(await cataloguePublisher(cat));
+      publishers.push(new CataloguePublisher(cat));
     }
     if (config.publishers.length) {
-      const m = await optionalModule<{ openPublisher(uri: string, deps: Record<string, unknown>): Publisher | Promise<Publisher> }>('../connectors/publishers/index.js', 'publishing to STAC APIs and static catalogues');
-      for (const uri of config.publishers) publishers.push(await m.openPublisher(uri, { ...(catalogue ? { catalogue } : {}) }));
+      const { openPublisher } = await import('../connectors/publishers/index.js');
+      for (const uri of config.publishers) publishers.push(openPublisher(uri, { ...(catalogue ? { catalogue } : {}) }));
     }
     cleanups.push(async () => Promise.allSettled(publishers.map((p) => p.close())));
 
+    const sinks: OutcomeSink[] = [...(extra.sinks ?? [])];
+    if (config.outputTopic) {
+      const kafka = config.sources.find((s) => s.kind === 'kafka');
+      if (!kafka || kafka.kind !== 'kafka') throw new Error(`an output topic (${config.outputTopic}) needs a Kafka source, whose brokers it uses`);
+      const { kafkaOutcomeSink } = await import('../connectors/kafka/sink.js');
+      const sink = kafkaOutcomeSink({ brokers: kafka.brokers, topic: config.outputTopic });
+      sinks.push(sink);
+      cleanups.push(async () => sink.close());
+    }
     const bus = config.sources.some((s) => s.kind === 'bus') ? createBus() : null;
     const sources: SceneSource[] = [];
     for (const s of config.sources) sources.push(await openSource(s, bus, config.once));
@@ -136,7 +125,7 @@ export async function startRun(config: RunConfig, reporter: RunReporter, extra: 
     let url: string | null = null;
     if (config.serve) {
       if (!catalogue) throw new Error('--serve needs the embedded catalogue (do not set catalogue to none)');
-      const { buildServer } = await optionalModule<typeof import('../server/app.js')>('../server/app.js', 'the HTTP server');
+      const { buildServer } = await import('../server/app.js');
       const app = await buildServer({ catalogue, ...(config.apiKey ? { apiKey: config.apiKey } : { allowAnonymousWrites: true }) });
       url = await app.listen({ port: config.serve.port, host: config.serve.host });
       cleanups.push(async () => app.close());
@@ -150,7 +139,7 @@ export async function startRun(config: RunConfig, reporter: RunReporter, extra: 
           superResolveScenes({
             store,
             publishers,
-            sinks: extra.sinks ?? [],
+            sinks,
             runtime: config.runtime,
             ...(config.threads ? { threads: config.threads } : {}),
             batch: config.batch,

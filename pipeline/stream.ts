@@ -73,7 +73,8 @@ async function settle(delivery: Delivery<SceneEvent>, outcome: SceneOutcome, dep
   }
   try {
     if (final.kind === 'done') await delivery.ack();
-    else await delivery.nack(final.error);
+    // The stage travels with the error, so that a dead letter says where the scene failed.
+    else await delivery.nack(Object.assign(final.error, { stage: final.stage }));
   } catch (e) {
     deps.log?.(`${final.event.id}: ${final.kind === 'done' ? 'ack' : 'nack'} to ${delivery.source} failed: ${(e as Error).message}`);
   }

@@ -10,7 +10,8 @@ export const command: Command = {
     'sharpstream run --once --inbox inbox/ --out results/',
     'sharpstream run --serve 8080',
     'sharpstream run --kafka 127.0.0.1:9092 --topic scenes --group sharpstream --out s3://bucket/sr?endpoint=http://127.0.0.1:9000',
-    'sharpstream run --stac https://earth-search.aws.element84.com/v1 --collections sentinel-2-l2a',
+    'sharpstream run --stac https://earth-search.aws.element84.com/v1 --collections sentinel-2-l2a --bbox 11,46,12,47 --max-cloud-cover 20',
+    'sharpstream run --kafka 127.0.0.1:9092 --topic scenes --group replay-2024 --from-timestamp 2024-06-01T00:00:00Z',
   ],
   positionals: [],
   options: {
@@ -24,8 +25,14 @@ export const command: Command = {
     kafka: { type: 'string', valueName: 'brokers', description: 'consume scene events from Kafka brokers host:port[,host:port]' },
     topic: { type: 'string', valueName: 'topic', description: 'Kafka topic of scene events (with --kafka)' },
     group: { type: 'string', valueName: 'group', description: 'Kafka consumer group (default sharpstream)' },
+    'from-timestamp': { type: 'string', valueName: 'time', description: 'with --kafka and a new --group: start at this ISO time (replays a topic\'s history; see `sharpstream replay`)' },
+    'output-topic': { type: 'string', valueName: 'topic', description: 'with --kafka: produce each output STAC item to this topic, keyed by item id' },
     stac: { type: 'string', valueName: 'url', description: 'watch a STAC API for new items' },
     collections: { type: 'string', valueName: 'ids', description: 'collections to watch (with --stac)' },
+    bbox: { type: 'string', valueName: 'w,s,e,n', description: 'with --stac: only items intersecting this WGS84 box' },
+    datetime: { type: 'string', valueName: 'interval', description: 'with --stac: only items in this RFC 3339 interval, e.g. 2024-01-01T00:00:00Z/..' },
+    'max-cloud-cover': { type: 'string', valueName: 'percent', description: 'with --stac: only items with eo:cloud_cover at most this' },
+    checkpoint: { type: 'string', valueName: 'file', description: 'with --stac: checkpoint file, so a restart emits no item twice (default <out>/.stac-watcher.json for a folder out)' },
     once: { type: 'boolean', description: 'process what is in the inbox, then exit' },
     model: { type: 'string', multiple: true, valueName: 'id|path', description: 'model(s) for events that name none (default: the shipped models; bicubic where a satellite has none)' },
     runtime: { type: 'string', valueName: 'name', description: 'auto (default), onnx, onnx-cuda, tfjs-wasm, tfjs-node, tfjs-node-gpu' },
@@ -34,7 +41,7 @@ export const command: Command = {
     'no-previews': { type: 'boolean', description: 'skip the quicklook pair (super-resolved and bicubic)' },
   },
   details:
-    'Settings come from embedded defaults, then --config, then SHARPSTREAM_* variables (INBOX, OUT, CATALOGUE, PUBLISHERS, CONCURRENCY, RUNTIME, MODEL, KAFKA_BROKERS, KAFKA_TOPIC, KAFKA_GROUP, API_KEY, WORK_DIR), then flags. ' +
+    'Settings come from embedded defaults, then --config, then SHARPSTREAM_* variables (INBOX, OUT, CATALOGUE, PUBLISHERS, CONCURRENCY, RUNTIME, MODEL, KAFKA_BROKERS, KAFKA_TOPIC, KAFKA_GROUP, KAFKA_OUTPUT_TOPIC, API_KEY, WORK_DIR), then flags. ' +
     'Outputs go to <out>/<collection>/<scene>_sr-<hash>/ (hash of input, version and model versions), so a scene already done is skipped. ' +
     'A scene is acknowledged (inbox: moved to done/) only once its COG, quicklooks and item are stored and published.',
   async run(args, io) {
@@ -54,13 +61,48 @@ export const command: Command = {
     if (kafka) {
       const topic = stringOption(args, 'topic');
       if (!topic) throw new UsageError('--kafka needs --topic', 'run');
-      sources.push({ kind: 'kafka', brokers: kafka.split(',').map((s) => s.trim()), topic, group: stringOption(args, 'group') ?? 'sharpstream' });
+      const fromTimestamp = stringOption(args, 'from-timestamp');
+      if (fromTimestamp !== undefined && Number.isNaN(Date.parse(fromTimestamp))) throw new UsageError(`--from-timestamp: "${fromTimestamp}" is not an ISO date-time`, 'run');
+      sources.push({
+        kind: 'kafka',
+        brokers: kafka.split(',').map((s) => s.trim()),
+        topic,
+        group: stringOption(args, 'group') ?? 'sharpstream',
+        ...(fromTimestamp ? { fromTimestamp } : {}),
+      });
+      const outputTopic = stringOption(args, 'output-topic');
+      if (outputTopic) flags.outputTopic = outputTopic;
+    } else if (stringOption(args, 'from-timestamp') || stringOption(args, 'output-topic')) {
+      throw new UsageError('--from-timestamp and --output-topic go with --kafka', 'run');
     }
     const stac = stringOption(args, 'stac');
     if (stac) {
       const collections = listOption(args, 'collections', 'run');
       if (!collections) throw new UsageError('--stac needs --collections', 'run');
-      sources.push({ kind: 'stac', url: stac, collections });
+      const bboxText = stringOption(args, 'bbox');
+      let bbox: [number, number, number, number] | undefined;
+      if (bboxText !== undefined) {
+        const v = bboxText.split(',').map(Number);
+        if (v.length !== 4 || v.some((x) => !Number.isFinite(x)) || v[0] < -180 || v[2] > 180 || v[1] < -90 || v[3] > 90 || v[1] > v[3]) {
+          throw new UsageError(`--bbox: "${bboxText}" is not west,south,east,north in WGS84 degrees`, 'run');
+        }
+        bbox = [v[0], v[1], v[2], v[3]];
+      }
+      const cloudText = stringOption(args, 'max-cloud-cover');
+      const maxCloudCover = cloudText === undefined ? undefined : Number(cloudText);
+      if (maxCloudCover !== undefined && !(maxCloudCover >= 0 && maxCloudCover <= 100)) throw new UsageError(`--max-cloud-cover: "${cloudText}" is not a percentage`, 'run');
+      const datetime = stringOption(args, 'datetime');
+      const outDir = stringOption(args, 'out') ?? './results';
+      const checkpoint = stringOption(args, 'checkpoint') ?? (/^[a-z][a-z0-9+.-]*:/i.test(outDir) ? undefined : `${outDir.replace(/\/+$/, '')}/.stac-watcher.json`);
+      sources.push({
+        kind: 'stac',
+        url: stac,
+        collections,
+        ...(bbox ? { bbox } : {}),
+        ...(datetime ? { datetime } : {}),
+        ...(maxCloudCover !== undefined ? { maxCloudCover } : {}),
+        ...(checkpoint ? { checkpoint } : {}),
+      });
     }
     if (sources.length) flags.sources = sources;
     const out = stringOption(args, 'out');
