@@ -38,6 +38,8 @@ COPY package.json .npmrc ./
 COPY bin ./bin
 COPY satellites ./satellites
 COPY models ./models
+# the results page's static files are served from the source tree (dist/ holds only compiled code)
+COPY server/web/static ./server/web/static
 RUN useradd --create-home --uid 10001 sharpstream && mkdir -p /data && chown sharpstream /data
 USER sharpstream
 ENTRYPOINT ["node", "/app/bin/sharpstream.js"]
