@@ -227,9 +227,20 @@ export class TrainingRun extends EventEmitter {
     // The satellite: given, the resumed model's, or recognised from the first scene.
     const satArg = o.satellite ?? base?.satellite;
     const satellite = satArg ? (typeof satArg === 'string' ? registry.resolve(satArg) : satArg) : (await open(sceneArgs[0])).satellite;
-    if (base && base.satellite !== satellite.id) throw new Error(`${o.resume}: the model is for ${base.satellite}, not ${satellite.id}`);
     const group: GroupSpec = findGroup(satellite, o.group ?? base?.group);
-    if (base && base.group !== group.id) throw new Error(`${o.resume}: the model is for group ${base.group}, not ${group.id}`);
+    if (ck && base && (base.satellite !== satellite.id || base.group !== group.id)) {
+      throw new Error(`${o.resume}: the checkpoint is for ${base.satellite} group ${base.group}, not ${satellite.id} group ${group.id}`);
+    }
+    if (fineTune && base && (base.satellite !== satellite.id || base.group !== group.id)) {
+      // Fine-tuning may move a model to another product of the same bands (e.g. L1C to L2A).
+      const want = groupBands(satellite, group);
+      const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+      if (!same(base.inputs, want.inputs) || !same(base.outputs, want.outputs)) {
+        throw new Error(
+          `${o.resume}: the model (${base.satellite} ${base.group}) takes ${base.inputs.join(',')} -> ${base.outputs.join(',')}, but ${satellite.id} group ${group.id} has ${want.inputs.join(',')} -> ${want.outputs.join(',')}`,
+        );
+      }
+    }
     if (!Number.isInteger(group.factor)) throw new Error(`group ${group.id} of ${satellite.id} has a non-integer factor ${group.factor}`);
 
     const seed = ck ? Number(cfg.seed) : (o.seed ?? 42);
@@ -259,7 +270,7 @@ export class TrainingRun extends EventEmitter {
     const manifestBase: Omit<ModelManifest, 'weights' | 'format'> =
       ck?.state.manifest ??
       (fineTune
-        ? { ...stripWeights(fineTune.manifest), id: o.id ?? basename(out), ...(o.title ? { title: o.title } : {}), created: new Date().toISOString() }
+        ? { ...stripWeights(fineTune.manifest), satellite: satellite.id, group: group.id, id: o.id ?? basename(out), ...(o.title ? { title: o.title } : {}), created: new Date().toISOString() }
         : {
             id: o.id ?? basename(out),
             version: '1',

@@ -155,6 +155,19 @@ describe.skipIf(missing)('train on real scenes', () => {
     expect(existsSync(join(tuned.checkpointDir, 'checkpoint.json'))).toBe(true);
   });
 
+  it('fine-tunes a model into another product with the same bands (L1C to L2A), and refuses other bands', async () => {
+    const src = await train(base(await dir('l1c-src'), { satellite: 'sentinel-2-l1c', epochs: 1, stepsPerEpoch: 2 }));
+    const pkgDir = await dir('l1c-package');
+    await mkdir(pkgDir, { recursive: true });
+    for (const f of ['model.json', 'weights.bin']) await copyFile(join(src.modelDir, f), join(pkgDir, f));
+    const tuned = await train(base(await dir('l2a-tuned'), { resume: pkgDir, satellite: 'sentinel-2-l2a', epochs: 1, stepsPerEpoch: 2, size: undefined }));
+    expect(tuned.manifest).toMatchObject({ satellite: 'sentinel-2-l2a', group: '20m' });
+    expect(tuned.manifest.training).toMatchObject({ fineTunedFrom: { id: 'l1c-src' } });
+    // a checkpoint is tied to its satellite and group; a package of other bands cannot move groups
+    await expect(train(base(await dir('l2a-from-ck'), { resume: src.modelDir, satellite: 'sentinel-2-l2a' }))).rejects.toThrow(/the checkpoint is for sentinel-2-l1c group 20m, not sentinel-2-l2a group 20m/);
+    await expect(train(base(await dir('l2a-60m'), { resume: pkgDir, satellite: 'sentinel-2-l2a', group: '60m', size: undefined }))).rejects.toThrow(/takes B04,B03,B02,B08,B05,B06,B07,B8A,B11,B12 -> B05,B06,B07,B8A,B11,B12, but sentinel-2-l2a group 60m has/);
+  });
+
   it('splits one scene by rows when no validation scene is given', async () => {
     const r = await train({
       ...base(await dir('rows'), { epochs: 1, stepsPerEpoch: 2, valPatches: 8, patchSize: 16 }),
