@@ -126,7 +126,12 @@ export async function startRun(config: RunConfig, reporter: RunReporter, extra: 
     if (config.serve) {
       if (!catalogue) throw new Error('--serve needs the embedded catalogue (do not set catalogue to none)');
       const { buildServer } = await import('../server/app.js');
-      const app = await buildServer({ catalogue, ...(config.apiKey ? { apiKey: config.apiKey } : { allowAnonymousWrites: true }) });
+      const local = !/^[a-z][a-z0-9+.-]*:/i.test(config.out) || config.out.startsWith('file:');
+      const app = await buildServer({
+        catalogue,
+        ...(config.apiKey ? { apiKey: config.apiKey } : { allowAnonymousWrites: true }),
+        ...(local ? { filesRoot: resolve(config.out.replace(/^file:(\/\/)?/, '')) } : {}),
+      });
       url = await app.listen({ port: config.serve.port, host: config.serve.host });
       cleanups.push(async () => app.close());
     }

@@ -4,11 +4,12 @@
  * every route's JSON schema; errors everywhere are STAC-style bodies `{ code, description }`.
  */
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import type { Catalogue } from '../stac/catalogue/catalogue.js';
+import { registerFiles } from './files.js';
 import { errorResponse, sendError } from './http.js';
 import { stacPlugin } from './stac/plugin.js';
 import { deepaasPlugin, type DeepaasOptions } from './deepaas/plugin.js';
@@ -38,6 +39,8 @@ export interface ServerOptions {
   readonly logger?: boolean;
   /** Options of the results page at `/map` (base-layer tiles, polling period); it works offline without any. */
   readonly page?: WebPageOptions;
+  /** A local output folder to serve under /files/ (COGs, quicklooks, items); item assets in it get /files/ URLs. */
+  readonly filesRoot?: string;
 }
 
 /** Default largest JSON body. */
@@ -96,7 +99,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   });
 
   const auth = { apiKey: options.apiKey, allowAnonymous: options.allowAnonymousWrites ?? false };
-  await app.register(stacPlugin, { catalogue: options.catalogue, baseUrl: options.baseUrl, auth, title: options.title });
+  await app.register(stacPlugin, { catalogue: options.catalogue, baseUrl: options.baseUrl, auth, title: options.title, ...(options.filesRoot ? { filesRoot: resolve(options.filesRoot) } : {}) });
+  if (options.filesRoot) await registerFiles(app, options.filesRoot);
 
   // ---- Other plugins register here (their owners add one line each): ----
   // H5, the DEEPaaS v2 API under /v2/ (jobs table in the catalogue's database; outputs under /outputs/; docs at /docs):

@@ -1,6 +1,6 @@
 /** `sharpstream serve`: the embedded STAC API (and the DEEPaaS API and results page, when present) on one port. */
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { listOption, positiveIntOption, stringOption, UsageError, type Command } from '../command.js';
 
 /** The catalogue file used when none is given: $SHARPSTREAM_CATALOGUE, else ~/.sharpstream/catalogue.sqlite. */
@@ -26,6 +26,7 @@ export const command: Command = {
     cors: { type: 'string', valueName: 'origins', description: 'comma-separated origins allowed by CORS, or * (default *)' },
     'base-url': { type: 'string', valueName: 'url', description: 'public URL used in links (default: from each request)' },
     'body-limit': { type: 'string', valueName: 'bytes', description: 'largest JSON body accepted (default 8 MiB)' },
+    files: { type: 'string', valueName: 'dir|none', description: "local output folder served under /files/ (default: the catalogue's folder, where `run` writes)" },
   },
   details: 'Writes (STAC transactions, DEEPaaS jobs) need the API key in X-API-Key or Authorization: Bearer. Stop with Ctrl-C.',
   async run(args, io) {
@@ -40,11 +41,13 @@ export const command: Command = {
     if (baseUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(baseUrl)) throw new UsageError(`--base-url must be an http(s) URL, got "${baseUrl}"`, 'serve');
     const bodyLimit = stringOption(args, 'body-limit') ? positiveIntOption(args, 'body-limit', 1, 'serve') : undefined;
 
+    const filesArg = stringOption(args, 'files');
+    const filesRoot = filesArg === 'none' ? undefined : resolve(filesArg ?? dirname(resolve(file)));
     const [{ Catalogue }, { buildServer }] = await Promise.all([import('../../stac/catalogue/catalogue.js'), import('../../server/app.js')]);
     const catalogue = Catalogue.open(resolve(file));
     let app;
     try {
-      app = await buildServer({ catalogue, apiKey: apiKey || undefined, corsOrigins, baseUrl, bodyLimit });
+      app = await buildServer({ catalogue, apiKey: apiKey || undefined, corsOrigins, baseUrl, bodyLimit, ...(filesRoot ? { filesRoot } : {}) });
       await app.listen({ port, host });
     } catch (e) {
       catalogue.close();
@@ -58,6 +61,7 @@ export const command: Command = {
     if (app.hasRoute({ method: 'GET', url: '/v2/' })) lines.push(`DEEPaaS API   ${root}/v2/`);
     if (app.hasRoute({ method: 'GET', url: '/docs' })) lines.push(`API docs      ${root}/docs`);
     if (app.hasRoute({ method: 'GET', url: '/map' })) lines.push(`map page      ${root}/map`);
+    if (filesRoot) lines.push(`output files  ${root}/files/ (from ${filesRoot})`);
     io.stdout.write(`sharpstream serving catalogue ${resolve(file)}\n${lines.map((l) => `  ${l}\n`).join('')}`);
     if (!apiKey) io.stderr.write('warning: no API key (--api-key or SHARPSTREAM_API_KEY): writes are refused\n');
 

@@ -4,15 +4,17 @@
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import { basename, extname, join } from 'node:path';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HttpError } from './predict.js';
 
 const TYPES: Readonly<Record<string, string>> = {
   '.tif': 'image/tiff; application=geotiff; profile=cloud-optimized',
   '.json': 'application/geo+json',
+  '.tiff': 'image/tiff; application=geotiff',
   '.png': 'image/png',
   '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
 };
 
 /** A single byte range of a `Range: bytes=...` header, null for none, 'bad' when unsatisfiable or malformed. */
@@ -43,17 +45,22 @@ export async function sendOutput(outputsDir: string, id: string, file: string, r
   const path = join(outputsDir, id, file);
   const st = await stat(path).catch(() => null);
   if (!st || !st.isFile()) throw new HttpError(404, 'NotFound', `no output ${id}/${file}`);
-  const type = TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
+  return sendFile(path, st.size, request, reply);
+}
+
+/** Sends a file of known size, whole or the byte range the request asks for (206), with its media type. */
+export function sendFile(path: string, size: number, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const type = TYPES[extname(path).toLowerCase()] ?? 'application/octet-stream';
   reply.header('Accept-Ranges', 'bytes').header('Cache-Control', 'public, max-age=3600').type(type);
-  const range = parseRange(request.headers.range, st.size);
+  const range = parseRange(request.headers.range, size);
   if (range === 'bad') {
-    reply.header('Content-Range', `bytes */${st.size}`);
-    throw new HttpError(416, 'RangeNotSatisfiable', `range ${request.headers.range} is outside ${file} (${st.size} bytes)`);
+    reply.header('Content-Range', `bytes */${size}`);
+    throw new HttpError(416, 'RangeNotSatisfiable', `range ${request.headers.range} is outside ${basename(path)} (${size} bytes)`);
   }
   if (range) {
-    reply.code(206).header('Content-Range', `bytes ${range.start}-${range.end}/${st.size}`).header('Content-Length', String(range.end - range.start + 1));
+    reply.code(206).header('Content-Range', `bytes ${range.start}-${range.end}/${size}`).header('Content-Length', String(range.end - range.start + 1));
     return reply.send(createReadStream(path, { start: range.start, end: range.end }));
   }
-  reply.header('Content-Length', String(st.size));
+  reply.header('Content-Length', String(size));
   return reply.send(createReadStream(path));
 }

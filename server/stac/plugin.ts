@@ -8,6 +8,7 @@ import { CatalogueError } from '../../stac/catalogue/errors.js';
 import { searchParamsFromBody, searchParamsFromQuery, type SearchParams } from '../../stac/catalogue/params.js';
 import { applyFields } from '../../stac/catalogue/search.js';
 import { requireApiKey, type ApiKeyOptions } from '../auth.js';
+import { withServedAssets } from '../files.js';
 import { baseUrlOf } from '../http.js';
 import { collectionUrl, GEOJSON, itemUrl, JSON_TYPE, OPENAPI, QUERYABLES_REL, withCollectionLinks, withItemLinks, type Link } from './links.js';
 import * as S from './schemas.js';
@@ -18,6 +19,8 @@ export interface StacPluginOptions {
   readonly baseUrl?: string;
   readonly auth: ApiKeyOptions;
   readonly title?: string;
+  /** Local output folder served under /files/: item assets inside it are answered with /files/ URLs. */
+  readonly filesRoot?: string;
 }
 
 const V = 'v1.0.0';
@@ -82,6 +85,8 @@ export async function stacPlugin(app: FastifyInstance, opts: StacPluginOptions):
   // dropping the properties they do not list.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
 
+  /** Item assets in the served output folder as /files/ URLs. */
+  const served = (item: Record<string, unknown>, b: string): Record<string, unknown> => (opts.filesRoot ? withServedAssets(item, opts.filesRoot, b) : item);
   const mustCollection = (id: string) => {
     const c = cat.getCollection(id);
     if (!c) throw new CatalogueError(404, `collection ${JSON.stringify(id)} does not exist`);
@@ -92,7 +97,7 @@ export async function stacPlugin(app: FastifyInstance, opts: StacPluginOptions):
   const answerSearch = (request: Req, reply: FastifyReply, params: SearchParams, selfHref: string, post: Record<string, unknown> | null) => {
     const b = base(request);
     const page = cat.search(params);
-    const features = page.items.map((it) => applyFields(withItemLinks(it, b), params.fields));
+    const features = page.items.map((it) => applyFields(served(withItemLinks(it, b), b), params.fields));
     const links: Link[] = [
       { rel: 'self', href: selfHref, type: GEOJSON },
       { rel: 'root', href: `${b}/`, type: JSON_TYPE },
@@ -202,7 +207,7 @@ export async function stacPlugin(app: FastifyInstance, opts: StacPluginOptions):
     mustCollection(cid);
     const item = cat.getItem(cid, iid);
     if (!item) throw new CatalogueError(404, `item ${JSON.stringify(iid)} does not exist in collection ${JSON.stringify(cid)}`);
-    return reply.type(GEOJSON).send(withItemLinks(item, base(r)));
+    return reply.type(GEOJSON).send(served(withItemLinks(item, base(r)), base(r)));
   });
 
   app.get('/search', { schema: { summary: 'Item search (GET)', tags: ['STAC'], querystring: S.searchQuerySchema, response: S.responses.items } }, async (request, reply) => {
