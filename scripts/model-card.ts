@@ -1,7 +1,7 @@
 /**
  * Writes the model card of a trained model: evaluates it by Wald's protocol on held-out scenes against
  * bicubic (and optionally other models, such as the imported UP42 AESR networks), records the figures
- * in the manifest's `metrics.heldOut`, and writes `<model>/README.md` with the data, the command, the
+ * in the manifest's `metrics.heldOut`, and writes `<model>/MODEL_CARD.md` with the data, the command, the
  * wall time and the table.
  *
  *   node --import tsx scripts/model-card.ts --model models/s2-l1c-20m --eval <scene> [--eval <scene>]
@@ -171,5 +171,5 @@ const lines = [
   "The weights are sharpstream's own (trained from scratch by the command above) and are released under the project's licence.",
   '',
 ];
-await writeFile(join(modelDir, 'README.md'), lines.join('\n'));
-process.stderr.write(`wrote ${join(modelDir, 'README.md')} (x${f(ratio, 3)} bicubic)\n`);
+await writeFile(join(modelDir, 'MODEL_CARD.md'), lines.join('\n'));
+process.stderr.write(`wrote ${join(modelDir, 'MODEL_CARD.md')} (x${f(ratio, 3)} bicubic)\n`);
