@@ -5,7 +5,7 @@
  * the STAC watcher, publishers and the server are imported only when configured.
  */
 import { mkdir } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { merge, type Subscription } from 'rxjs';
 import { createBus, type SceneBus } from '../connectors/bus.js';
 import { inboxSource } from '../connectors/inbox.js';
@@ -129,6 +129,7 @@ export async function startRun(config: RunConfig, reporter: RunReporter, extra: 
       const local = !/^[a-z][a-z0-9+.-]*:/i.test(config.out) || config.out.startsWith('file:');
       const app = await buildServer({
         catalogue,
+        dataDir: join(dirname(resolve(config.catalogue!)), 'sharpstream-server'),
         ...(config.apiKey ? { apiKey: config.apiKey } : { allowAnonymousWrites: true }),
         ...(local ? { filesRoot: resolve(config.out.replace(/^file:(\/\/)?/, '')) } : {}),
       });

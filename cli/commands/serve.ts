@@ -26,6 +26,9 @@ export const command: Command = {
     cors: { type: 'string', valueName: 'origins', description: 'comma-separated origins allowed by CORS, or * (default *)' },
     'base-url': { type: 'string', valueName: 'url', description: 'public URL used in links (default: from each request)' },
     'body-limit': { type: 'string', valueName: 'bytes', description: 'largest JSON body accepted (default 8 MiB)' },
+    'data-dir': { type: 'string', valueName: 'dir', description: "DEEPaaS uploads, prediction outputs and training job folders (default: sharpstream-server/ next to the catalogue)" },
+    'predict-timeout': { type: 'string', valueName: 'seconds', description: 'a DEEPaaS prediction taking longer is aborted with 504 (default 600)' },
+    'upload-limit': { type: 'string', valueName: 'MiB', description: 'largest scene upload to DEEPaaS predict, larger ones get 413 (default 4096)' },
     files: { type: 'string', valueName: 'dir|none', description: "local output folder served under /files/ (default: the catalogue's folder, where `run` writes)" },
   },
   details: 'Writes (STAC transactions, DEEPaaS jobs) need the API key in X-API-Key or Authorization: Bearer. Stop with Ctrl-C.',
@@ -41,13 +44,20 @@ export const command: Command = {
     if (baseUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(baseUrl)) throw new UsageError(`--base-url must be an http(s) URL, got "${baseUrl}"`, 'serve');
     const bodyLimit = stringOption(args, 'body-limit') ? positiveIntOption(args, 'body-limit', 1, 'serve') : undefined;
 
+    const dataDir = resolve(stringOption(args, 'data-dir') ?? join(dirname(resolve(file)), 'sharpstream-server'));
+    const predictTimeoutSeconds = stringOption(args, 'predict-timeout') ? positiveIntOption(args, 'predict-timeout', 600, 'serve') : undefined;
+    const uploadMiB = stringOption(args, 'upload-limit') ? positiveIntOption(args, 'upload-limit', 4096, 'serve') : undefined;
+    const deepaas = {
+      ...(predictTimeoutSeconds ? { predictTimeoutSeconds } : {}),
+      ...(uploadMiB ? { uploadLimitBytes: uploadMiB * 1024 * 1024 } : {}),
+    };
     const filesArg = stringOption(args, 'files');
     const filesRoot = filesArg === 'none' ? undefined : resolve(filesArg ?? dirname(resolve(file)));
     const [{ Catalogue }, { buildServer }] = await Promise.all([import('../../stac/catalogue/catalogue.js'), import('../../server/app.js')]);
     const catalogue = Catalogue.open(resolve(file));
     let app;
     try {
-      app = await buildServer({ catalogue, apiKey: apiKey || undefined, corsOrigins, baseUrl, bodyLimit, ...(filesRoot ? { filesRoot } : {}) });
+      app = await buildServer({ catalogue, apiKey: apiKey || undefined, corsOrigins, baseUrl, bodyLimit, dataDir, deepaas, ...(filesRoot ? { filesRoot } : {}) });
       await app.listen({ port, host });
     } catch (e) {
       catalogue.close();
