@@ -112,10 +112,15 @@ export async function sceneModels(
     for (const ref of refs) models.push(...(await resolveModels(ref, scene.satellite, registry)));
   } else {
     models = await defaultModels(scene.satellite, registry);
-    if (models.length === 0) {
-      if (!fallbackModel) throw new Error(`no shipped model for ${scene.satellite.id}; name one (e.g. bicubic for the baseline, or a model folder)`);
-      notes.push(`no trained model for ${scene.satellite.id}: using the ${fallbackModel} baseline`);
-      models = await resolveModels(fallbackModel, scene.satellite, registry);
+    if (models.length === 0 && !fallbackModel) throw new Error(`no shipped model for ${scene.satellite.id}; name one (e.g. bicubic for the baseline, or a model folder)`);
+    // Groups without a trained model get the fallback (a baseline), so every coarse band is sharpened.
+    const uncovered = scene.satellite.groups.filter((g) => !models.some((m) => m.manifest.group === g.id)).map((g) => g.id);
+    if (uncovered.length && fallbackModel) {
+      const extra = (await resolveModels(fallbackModel, scene.satellite, registry)).filter((m) => uncovered.includes(m.manifest.group));
+      if (extra.length) {
+        notes.push(`no trained model for ${scene.satellite.id} group${uncovered.length > 1 ? 's' : ''} ${uncovered.join(', ')}: using the ${fallbackModel} baseline`);
+        models = [...models, ...extra];
+      }
     }
   }
   const has = (id: string) => scene.bands.some((b) => b.spec.id === id);

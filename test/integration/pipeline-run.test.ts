@@ -32,7 +32,7 @@ describe.skipIf(missing)('sharpstream run --once', () => {
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/FAILED broken at read: .*no such file or folder/);
     expect(r.err).toMatch(/S2A_MSIL2A_20170617T113321_36_85: writeCog 100% of 120 rows/);
-    expect(r.err).toMatch(/no trained model for sentinel-2-l2a: using the bicubic baseline/);
+    expect(r.err).toMatch(/no trained model for sentinel-2-l2a groups? (20m, )?60m: using the bicubic baseline/);
     expect(readdirSync(join(inbox, 'done'))).toEqual(['S2A_MSIL2A_20170617T113321_36_85']);
     expect(readdirSync(join(inbox, 'failed')).sort()).toEqual(['broken', 'broken.error.txt']);
 
