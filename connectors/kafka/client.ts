@@ -37,6 +37,13 @@ export function resolveBrokers(brokers?: readonly string[], env: Readonly<Record
 const LEVELS = { error: logLevel.ERROR, warn: logLevel.WARN, info: logLevel.INFO, debug: logLevel.DEBUG } as const;
 const NAMES: Record<number, 'error' | 'warn' | 'info' | 'debug'> = { [logLevel.ERROR]: 'error', [logLevel.WARN]: 'warn', [logLevel.INFO]: 'info', [logLevel.DEBUG]: 'debug' };
 
+/**
+ * Retries of every Kafka client, consumer and producer of the connectors: backoff from 0.3 s to 10 s,
+ * about five minutes in all, so that a worker rides out a broker restart, even a slow one on a busy
+ * machine, instead of failing its scenes; a cluster that stays away longer is reported.
+ */
+export const RETRY = { retries: 30, initialRetryTime: 300, maxRetryTime: 10_000 } as const;
+
 /** Builds (or returns the given) kafkajs client with retries that outlast a broker restart. */
 export function connectKafka(c: KafkaConnection, extra: Partial<KafkaConfig> = {}): Kafka {
   if (c.kafka) return c.kafka;
@@ -46,8 +53,8 @@ export function connectKafka(c: KafkaConnection, extra: Partial<KafkaConfig> = {
     brokers: resolveBrokers(c.brokers),
     connectionTimeout: 3000,
     requestTimeout: 30_000,
-    // about a minute of retries with backoff: a broker restart is ridden out, a dead cluster is reported
-    retry: { retries: 12, initialRetryTime: 300, maxRetryTime: 5000 },
+    // about five minutes of retries with backoff: a broker restart (or a slow one) is ridden out
+    retry: RETRY,
     logLevel: log ? LEVELS[c.logLevel ?? 'warn'] : logLevel.NOTHING,
     logCreator: () => (entry: LogEntry) => {
       if (!log) return;

@@ -6,7 +6,7 @@
  */
 import type { Producer } from 'kafkajs';
 import type { OutcomeSink, SceneOutcome } from '../../pipeline/types.js';
-import { connectKafka, ensureTopic, type KafkaConnection } from './client.js';
+import { connectKafka, ensureTopic, RETRY, type KafkaConnection } from './client.js';
 
 /** Header names of an output record. */
 export const OUTPUT_HEADERS = {
@@ -43,7 +43,7 @@ class KafkaOutcomeSink implements OutcomeSink {
         const kafka = connectKafka(this.options);
         if (this.options.createTopic !== false) await ensureTopic(kafka, this.options.topic, this.options.createTopic?.partitions ?? 1);
         // idempotent: a retried send after a lost acknowledgement does not write the record twice
-        const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, retry: { retries: 12, initialRetryTime: 300, maxRetryTime: 5000 } });
+        const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, retry: RETRY });
         await producer.connect();
         this.producer = producer;
         return producer;

@@ -21,7 +21,7 @@
 import { Observable, type Subscriber } from 'rxjs';
 import type { Consumer, EachMessagePayload, IHeaders, Kafka, Producer } from 'kafkajs';
 import { parseSceneEvent, type Delivery, type SceneEvent, type SceneSource } from '../../pipeline/types.js';
-import { connectKafka, ensureTopic, type KafkaConnection } from './client.js';
+import { connectKafka, ensureTopic, RETRY, type KafkaConnection } from './client.js';
 import { dlqTopicOf, sendDeadLetter } from './dlq.js';
 import { OffsetTracker } from './offsets.js';
 import { seekGroupToTimestamp } from './replay.js';
@@ -161,7 +161,7 @@ class KafkaSceneSource implements SceneSource {
       // short fetch waits: a paused consumer loops (and heartbeats) at least once a second
       maxWaitTimeInMs: 1000,
       allowAutoTopicCreation: false,
-      retry: { retries: 12, initialRetryTime: 300, maxRetryTime: 5000 },
+      retry: RETRY,
     });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (e) => {

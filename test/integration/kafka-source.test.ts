@@ -187,7 +187,7 @@ describe('a worker across a broker restart (private broker)', () => {
     await restartBroker(options);
 
     await produce(brokers, topic, scenes.slice(2).map((href) => JSON.stringify({ href })));
-    await until('the last two scenes after the restart', () => worker!.lines.filter((l) => l.type === 'done').length >= 4, 120_000);
+    await until('the last two scenes after the restart', () => worker!.lines.filter((l) => l.type === 'done').length >= 4, 240_000);
     const records = await readTopic(output, 4, brokers, 60_000, 1000);
     const expected = [0, 1, 2, 3].map((n) => `${syntheticSceneName(n)}_sr`);
     // item ids may carry a -<hash> of input and model versions
@@ -199,5 +199,5 @@ describe('a worker across a broker restart (private broker)', () => {
     expect(worker.lines.filter((l) => l.type === 'source-error')).toEqual([]);
     await until('all four offsets committed', async () => (await committed(brokers, groupId, topic)).reduce((a, b) => a + Math.max(0, b), 0) === 4);
     await worker.stop();
-  }, 300_000);
+  }, 420_000);
 });

@@ -36,7 +36,7 @@ describe('model catalogue', () => {
     expect(defaults.map((m) => m.manifest.id)).toEqual(['my-20m']);
     expect((await resolveModels('my-20m', l2a, reg))[0].dir).toBe(join(dir, 'my-20m'));
     expect((await resolveModels(join(dir, 'my-20m'), l2a, reg))[0].manifest.id).toBe('my-20m');
-    expect(await defaultModels(reg.get('landsat-c2-l1'), reg)).toEqual([]);
+    expect(await defaultModels(reg.get('landsat-c2-l2'), reg)).toEqual([]); // no model shipped for it
   });
 
   it('names the models it knows when asked for an unknown one', async () => {
