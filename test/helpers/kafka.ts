@@ -217,3 +217,15 @@ export async function freeBrokerPort(): Promise<number> {
   }
   throw new Error('freeBrokerPort: no free pair of loopback ports found in 50 attempts');
 }
+
+/** A consumer group's committed offsets on a topic, by partition (-1 where none is committed). */
+export async function committedOffsets(groupId: string, topic: string, brokers: string[] = kafkaBrokers()): Promise<number[]> {
+  const admin = kafkaClient({ brokers }).admin();
+  await admin.connect();
+  try {
+    const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return (t?.partitions ?? []).sort((a, b) => a.partition - b.partition).map((p) => Number(p.offset));
+  } finally {
+    await admin.disconnect();
+  }
+}

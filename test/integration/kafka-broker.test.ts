@@ -24,17 +24,9 @@ import {
   uniqueTopic,
   waitForKafka,
 } from '../helpers/kafka.js';
+import { sleep, until } from '../helpers/wait.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Polls `check` every 100 ms until it holds; fails with `what` after `timeoutMs`. */
-async function until(what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 /** A consumer in `groupId` that records what it receives and the partitions assigned to it. */
 function recordingConsumer(kafka: Kafka, groupId: string, topic: string) {

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kafkaSceneSource, type KafkaSourceEvent } from '../../connectors/kafka/source.js';
 import type { Delivery, SceneEvent } from '../../pipeline/types.js';
 import {
+  committedOffsets,
   createTopic,
   deleteTopics,
   freeBrokerPort,
@@ -25,27 +26,10 @@ import {
 } from '../helpers/kafka.js';
 import { syntheticSceneName, writeSyntheticScene } from '../helpers/kafka-scenes.js';
 import { readTopic, startWorker, type TestWorker } from '../helpers/kafka-stream.js';
+import { sleep, until } from '../helpers/wait.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(150);
-  }
-}
 
-async function committed(brokers: string[], groupId: string, topic: string): Promise<number[]> {
-  const admin = kafkaClient({ brokers }).admin();
-  await admin.connect();
-  try {
-    const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    return (t?.partitions ?? []).sort((a, b) => a.partition - b.partition).map((p) => Number(p.offset));
-  } finally {
-    await admin.disconnect();
-  }
-}
 
 async function produce(brokers: string[], topic: string, values: string[]): Promise<void> {
   const producer = kafkaProducer(kafkaClient({ brokers }));
@@ -87,14 +71,14 @@ describe('kafkaSceneSource (shared broker)', () => {
       await got[1]!.ack(); // b is done, a still runs: nothing may be committed
       await until('the third delivery once b freed a slot', () => got.length === 3);
       expect(got[2]!.value.id).toBe('c');
-      expect(await committed(brokers, groupId, topic)).toEqual([-1]);
+      expect(await committedOffsets(groupId, topic, brokers)).toEqual([-1]);
       // a runs for longer than the 6 s session timeout
       await sleep(8000);
-      expect(await committed(brokers, groupId, topic)).toEqual([-1]);
+      expect(await committedOffsets(groupId, topic, brokers)).toEqual([-1]);
       await got[0]!.ack(); // a and b are done, c still runs
-      expect(await committed(brokers, groupId, topic)).toEqual([2]);
+      expect(await committedOffsets(groupId, topic, brokers)).toEqual([2]);
       await got[2]!.ack();
-      expect(await committed(brokers, groupId, topic)).toEqual([3]);
+      expect(await committedOffsets(groupId, topic, brokers)).toEqual([3]);
       expect(got).toHaveLength(3);
       // one assignment only: the member was never thrown out of the group, and nothing came twice
       expect(events.filter((e) => e.type === 'assigned')).toHaveLength(1);
@@ -123,10 +107,10 @@ describe('kafkaSceneSource (shared broker)', () => {
       liveIds.push(d.value.id);
       void d.ack();
     });
-    await until('the live group to commit all 5', async () => (await committed(brokers, live, topic)).reduce((a, b) => a + Math.max(0, b), 0) === 5);
+    await until('the live group to commit all 5', async () => (await committedOffsets(live, topic, brokers)).reduce((a, b) => a + Math.max(0, b), 0) === 5);
     liveSub.unsubscribe();
     await liveSource.close();
-    const liveOffsets = await committed(brokers, live, topic);
+    const liveOffsets = await committedOffsets(live, topic, brokers);
 
     const events: KafkaSourceEvent[] = [];
     const replay = kafkaSceneSource({ brokers, topic, groupId: uniqueTopic('replay'), fromTimestamp: from.toISOString(), heartbeatInterval: 500, onEvent: (e) => events.push(e) });
@@ -140,7 +124,7 @@ describe('kafkaSceneSource (shared broker)', () => {
       await sleep(1500);
       expect(ids.sort()).toEqual(['new-1', 'new-2']);
       expect(events.some((e) => e.type === 'offsets-from-timestamp')).toBe(true);
-      expect(await committed(brokers, live, topic)).toEqual(liveOffsets);
+      expect(await committedOffsets(live, topic, brokers)).toEqual(liveOffsets);
       expect(liveIds.sort()).toEqual(['new-1', 'new-2', 'old-1', 'old-2', 'old-3']);
     } finally {
       sub.unsubscribe();
@@ -182,7 +166,7 @@ describe('a worker across a broker restart (private broker)', () => {
     await worker.waitFor('the assignment', (l) => l.type === 'source:assigned' && (l.partitions as number[]).length === 2);
     await produce(brokers, topic, scenes.slice(0, 2).map((href) => JSON.stringify({ href })));
     await until('the first two scenes', () => worker!.lines.filter((l) => l.type === 'done').length === 2);
-    await until('their commits', async () => (await committed(brokers, groupId, topic)).reduce((a, b) => a + Math.max(0, b), 0) === 2);
+    await until('their commits', async () => (await committedOffsets(groupId, topic, brokers)).reduce((a, b) => a + Math.max(0, b), 0) === 2);
 
     await restartBroker(options);
 
@@ -197,7 +181,7 @@ describe('a worker across a broker restart (private broker)', () => {
       .map((e) => e.name.replace(/\.json$/, ''));
     expect(items.sort()).toEqual(expected);
     expect(worker.lines.filter((l) => l.type === 'source-error')).toEqual([]);
-    await until('all four offsets committed', async () => (await committed(brokers, groupId, topic)).reduce((a, b) => a + Math.max(0, b), 0) === 4);
+    await until('all four offsets committed', async () => (await committedOffsets(groupId, topic, brokers)).reduce((a, b) => a + Math.max(0, b), 0) === 4);
     await worker.stop();
   }, 420_000);
 });

@@ -12,9 +12,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readDeadLetter } from '../../connectors/kafka/dlq.js';
 import { OUTPUT_HEADERS } from '../../connectors/kafka/sink.js';
-import { createTopic, deleteTopics, kafkaBrokers, kafkaClient, kafkaProducer, startBroker, uniqueTopic, waitForKafka } from '../helpers/kafka.js';
+import { committedOffsets, createTopic, deleteTopics, kafkaBrokers, kafkaClient, kafkaProducer, startBroker, uniqueTopic, waitForKafka } from '../helpers/kafka.js';
 import { syntheticSceneName, writeSyntheticScene } from '../helpers/kafka-scenes.js';
 import { readTopic, startWorker, type TestWorker } from '../helpers/kafka-stream.js';
+import { until } from '../helpers/wait.js';
 
 const brokers = kafkaBrokers();
 
@@ -28,27 +29,13 @@ async function outputFolders(dir: string): Promise<string[]> {
 }
 
 /** The scene an output item id belongs to, as `<scene>_sr` (item ids may carry a `-<hash>` of input and model versions). */
+/** The group's committed offsets on a topic, summed over partitions (none counts as 0). */
+const committedTotal = async (groupId: string, topic: string): Promise<number> =>
+  (await committedOffsets(groupId, topic, brokers)).reduce((s, o) => s + Math.max(0, o), 0);
+
 const sceneOf = (key: string | null): string => (key ?? '').replace(/_sr-[0-9a-z]+$/i, '_sr');
 
-/** The group's committed offsets on a topic, summed over partitions (-1 for none counts as 0). */
-async function committedTotal(groupId: string, topic: string): Promise<number> {
-  const admin = kafkaClient({ brokers }).admin();
-  await admin.connect();
-  try {
-    const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    return (t?.partitions ?? []).reduce((s, p) => s + Math.max(0, Number(p.offset)), 0);
-  } finally {
-    await admin.disconnect();
-  }
-}
 
-async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('Kafka stream: source, DLQ and sink with pipeline workers', () => {
   let dir = '';

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../cli/main.js';
 import { kafkaSceneSource } from '../../connectors/kafka/source.js';
 import { parseSceneEvent } from '../../pipeline/types.js';
-import { createTopic, deleteTopics, kafkaBrokers, kafkaClient, kafkaProducer, startBroker, uniqueTopic, waitForKafka } from '../helpers/kafka.js';
+import { committedOffsets, createTopic, deleteTopics, kafkaBrokers, kafkaClient, kafkaProducer, startBroker, uniqueTopic, waitForKafka } from '../helpers/kafka.js';
 import { readTopic } from '../helpers/kafka-stream.js';
 import { startStacApi, testItem, type StacApi } from '../helpers/stac-watcher-api.js';
 
@@ -21,16 +21,6 @@ async function cli(...argv: string[]): Promise<{ code: number; stdout: string; s
   return { code, stdout, stderr };
 }
 
-async function committed(groupId: string, topic: string): Promise<number[]> {
-  const admin = kafkaClient({ brokers }).admin();
-  await admin.connect();
-  try {
-    const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    return (t?.partitions ?? []).sort((a, b) => a.partition - b.partition).map((p) => Number(p.offset));
-  } finally {
-    await admin.disconnect();
-  }
-}
 
 describe('sharpstream replay', () => {
   const topics: string[] = [];
@@ -98,7 +88,7 @@ describe('sharpstream replay', () => {
     const ends = await admin.fetchTopicOffsets(topic);
     await admin.setOffsets({ groupId: live, topic, partitions: ends.map((p) => ({ partition: p.partition, offset: p.offset })) });
     await admin.disconnect();
-    const liveBefore = await committed(live, topic);
+    const liveBefore = await committedOffsets(live, topic);
     expect(liveBefore.reduce((a, b) => a + b, 0)).toBe(6);
 
     const group = uniqueTopic('replay-group');
@@ -108,8 +98,8 @@ describe('sharpstream replay', () => {
     const out = JSON.parse(r.stdout) as { offsets: { partition: number; offset: string }[] };
     expect(out.offsets).toHaveLength(2);
     // 3 old messages lie before the replay offsets
-    expect((await committed(group, topic)).reduce((a, b) => a + b, 0)).toBe(3);
-    expect(await committed(live, topic)).toEqual(liveBefore);
+    expect((await committedOffsets(group, topic)).reduce((a, b) => a + b, 0)).toBe(3);
+    expect(await committedOffsets(live, topic)).toEqual(liveBefore);
 
     // a source in the replay group gets exactly the newer events
     const source = kafkaSceneSource({ brokers, topic, groupId: group, heartbeatInterval: 500 });
@@ -127,7 +117,7 @@ describe('sharpstream replay', () => {
       sub.unsubscribe();
       await source.close();
     }
-    expect(await committed(live, topic)).toEqual(liveBefore);
+    expect(await committedOffsets(live, topic)).toEqual(liveBefore);
   }, 60_000);
 
   it('usage errors exit 2 and say what is wrong', async () => {

@@ -13,16 +13,9 @@ import { readWatcherState, stacWatcher, type StacWatcherEvent, type StacWatcherO
 import type { Delivery, SceneEvent } from '../../pipeline/types.js';
 import { createCollection, deleteCollection, pgstacUrl, stacOk, startPgstac, testCollection, uniqueCollectionId } from '../helpers/pgstac.js';
 import { startStacApi, testItem, type StacApi } from '../helpers/stac-watcher-api.js';
+import { until } from '../helpers/wait.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 /** Runs a watcher, acking every delivery unless `handle` says otherwise; returns what it saw. */
 function run(options: StacWatcherOptions, handle?: (d: Delivery<SceneEvent>) => void) {
