@@ -36,6 +36,8 @@ export interface SharpenOptions {
 }
 
 const EPS = 1e-6;
+/** Batches submitted to the runtime and not yet finished, per group. */
+const MAX_IN_FLIGHT = 2;
 
 interface InputBand {
   readonly band: SceneBand;
@@ -116,111 +118,154 @@ export async function* sharpenGroup(opts: SharpenOptions): AsyncGenerator<RowBlo
   const colStarts = coreStarts(roi.width, p, b);
   const divisor = model.normalisation.divisor;
 
-  for (let k = 0; k < rowStarts.length; k++) {
-    if (opts.signal?.aborted) throw new Error('super-resolution cancelled');
-    const cy = rowStarts[k];
-    // Per input band: the band rows this patch row needs (symmetric padding at the region's edges).
-    const strips = await Promise.all(
-      inputs.map(async (ib) => {
-        const u0 = ib.originY + (cy - b) * ib.scaleY;
-        const r0 = Math.floor(u0 + EPS);
-        const r1 = Math.ceil(ib.originY + (cy - b + p) * ib.scaleY - EPS);
-        const rows: number[] = [];
-        for (let r = r0; r < r1; r++) rows.push(symmetricIndex(r, ib.window.height));
-        const lo = Math.min(...rows);
-        const hi = Math.max(...rows);
-        const strip = await readStrip(ib, lo, hi, model);
-        return { ib, rows: rows.map((r) => r - lo), fracY: u0 - r0, strip };
-      }),
-    );
+  // Inference is pipelined: up to MAX_IN_FLIGHT batches run (in the runtime's worker thread) while the
+  // next ones are built, and a row is yielded only once the next row's batches have been submitted, so
+  // reading, patch building and the consumer's stitching overlap the network. Memory: two rows of
+  // output planes and MAX_IN_FLIGHT + 1 batches, whatever the scene size.
+  const inFlight: Promise<void>[] = [];
+  // Scratch buffers reused patch after patch (they only live inside one band's copy).
+  let scratchLr = new Float32Array(0);
+  let scratchLm = new Uint8Array(0);
+  let scratchCols = new Int32Array(0);
+  const rowsPending: { k: number; rowTop: number; out: Float32Array[]; done: Promise<unknown> }[] = [];
 
-    const out = model.outputs.map(() => new Float32Array(step * roi.width).fill(Number.NaN));
-    const rowTop = cy; // region row of out[0]
-    const pending: number[] = [];
-    let batchInput = new Float32Array(batchSize * C * p * p);
-    let batchMask = new Uint8Array(batchSize * p * p);
-
-    const flush = async (): Promise<void> => {
-      if (pending.length === 0) return;
-      const n = pending.length;
-      const y = await session.run(batchInput.subarray(0, n * C * p * p), n, p, p);
-      for (let i = 0; i < n; i++) {
-        const cx = pending[i];
-        for (let o = 0; o < O; o++) {
-          const plane = y.subarray((i * O + o) * p * p, (i * O + o + 1) * p * p);
-          const dst = out[o];
-          for (let r = b; r < p - b; r++) {
-            const oy = cy + (r - b) - rowTop;
-            for (let c = b; c < p - b; c++) {
-              const ox = cx + (c - b);
-              if (ox < 0 || ox >= roi.width || oy < 0 || oy >= step) continue;
-              dst[oy * roi.width + ox] = batchMask[i * p * p + r * p + c] ? Number.NaN : plane[r * p + c] * divisor - outOffsets[o];
-            }
-          }
-        }
-      }
-      pending.length = 0;
-      batchInput = new Float32Array(batchSize * C * p * p);
-      batchMask = new Uint8Array(batchSize * p * p);
-    };
-
-    for (const cx of colStarts) {
-      const slot = pending.length;
-      for (let j = 0; j < C; j++) {
-        const { ib, rows, fracY, strip } = strips[j];
-        const v0 = ib.originX + (cx - b) * ib.scaleX;
-        const c0 = Math.floor(v0 + EPS);
-        const c1 = Math.ceil(ib.originX + (cx - b + p) * ib.scaleX - EPS);
-        const nc = c1 - c0;
-        const nr = rows.length;
-        const lr = new Float32Array(nr * nc);
-        const lm = new Uint8Array(nr * nc);
-        const W = ib.window.width;
-        const cols = new Int32Array(nc);
-        for (let c = 0; c < nc; c++) cols[c] = symmetricIndex(c0 + c, W);
-        let anyMasked = false;
-        for (let r = 0; r < nr; r++) {
-          const sr = rows[r] * W;
-          const o = r * nc;
-          for (let c = 0; c < nc; c++) {
-            lr[o + c] = strip.data[sr + cols[c]];
-            if (strip.mask[sr + cols[c]]) {
-              lm[o + c] = 1;
-              anyMasked = true;
-            }
-          }
-        }
-        const dstOff = (slot * C + j) * p * p;
-        if (nr === p && nc === p && Math.abs(ib.scaleX - 1) < EPS) {
-          batchInput.set(lr, dstOff);
-        } else {
-          resamplePatch(lr, nr, nc, p, p, { offsetX: v0 - c0, offsetY: fracY, scaleX: ib.scaleX, scaleY: ib.scaleY }, model.upsample, batchInput, dstOff);
-        }
-        // Nodata: a fine pixel is masked when the input pixel under its centre is nodata.
-        const mo = slot * p * p;
-        for (let r = 0; anyMasked && r < p; r++) {
-          const lrRow = Math.min(nr - 1, Math.max(0, Math.floor(fracY + (r + 0.5) * ib.scaleY)));
-          for (let c = 0; c < p; c++) {
-            const lcCol = Math.min(nc - 1, Math.max(0, Math.floor(v0 - c0 + (c + 0.5) * ib.scaleX)));
-            if (lm[lrRow * nc + lcCol]) batchMask[mo + r * p + c] = 1;
-          }
-        }
-      }
-      pending.push(cx);
-      if (pending.length === batchSize) await flush();
-    }
-    await flush();
-
-    const [a, z] = ownedSpan(rowStarts, k, roi.height);
-    if (z > a) {
-      const h = z - a;
-      yield {
-        y: a,
-        height: h,
-        width: roi.width,
-        bands: out.map((plane) => plane.subarray((a - rowTop) * roi.width, (a - rowTop + h) * roi.width)),
-      };
-    }
+  const finishRow = async (): Promise<RowBlock | null> => {
+    const row = rowsPending.shift()!;
+    await row.done;
+    const [a, z] = ownedSpan(rowStarts, row.k, roi.height);
     opts.onProgress?.(z, roi.height);
+    if (z <= a) return null;
+    const h = z - a;
+    return { y: a, height: h, width: roi.width, bands: row.out.map((plane) => plane.subarray((a - row.rowTop) * roi.width, (a - row.rowTop + h) * roi.width)) };
+  };
+
+  try {
+    for (let k = 0; k < rowStarts.length; k++) {
+      if (opts.signal?.aborted) throw new Error('super-resolution cancelled');
+      const cy = rowStarts[k];
+      // Per input band: the band rows this patch row needs (symmetric padding at the region's edges).
+      const strips = await Promise.all(
+        inputs.map(async (ib) => {
+          const u0 = ib.originY + (cy - b) * ib.scaleY;
+          const r0 = Math.floor(u0 + EPS);
+          const r1 = Math.ceil(ib.originY + (cy - b + p) * ib.scaleY - EPS);
+          const rows: number[] = [];
+          for (let r = r0; r < r1; r++) rows.push(symmetricIndex(r, ib.window.height));
+          const lo = Math.min(...rows);
+          const hi = Math.max(...rows);
+          const strip = await readStrip(ib, lo, hi, model);
+          return { ib, rows: rows.map((r) => r - lo), fracY: u0 - r0, strip };
+        }),
+      );
+
+      const out = model.outputs.map(() => new Float32Array(step * roi.width).fill(Number.NaN));
+      const rowTop = cy; // region row of out[0]
+      const rowBatches: Promise<void>[] = [];
+      let pending: number[] = [];
+      let batchInput = new Float32Array(batchSize * C * p * p);
+      let batchMask = new Uint8Array(batchSize * p * p);
+
+      /** Runs one batch and pastes its cores into this row's output planes. */
+      const runBatch = async (cxs: number[], input: Float32Array, mask: Uint8Array): Promise<void> => {
+        const n = cxs.length;
+        const y = await session.run(input.subarray(0, n * C * p * p), n, p, p);
+        for (let i = 0; i < n; i++) {
+          const cx = cxs[i];
+          for (let o = 0; o < O; o++) {
+            const plane = y.subarray((i * O + o) * p * p, (i * O + o + 1) * p * p);
+            const dst = out[o];
+            const off = outOffsets[o];
+            for (let r = b; r < p - b; r++) {
+              const oy = cy + (r - b) - rowTop;
+              if (oy < 0 || oy >= step) continue;
+              for (let c = b; c < p - b; c++) {
+                const ox = cx + (c - b);
+                if (ox < 0 || ox >= roi.width) continue;
+                dst[oy * roi.width + ox] = mask[i * p * p + r * p + c] ? Number.NaN : plane[r * p + c] * divisor - off;
+              }
+            }
+          }
+        }
+      };
+
+      const submit = async (): Promise<void> => {
+        if (pending.length === 0) return;
+        while (inFlight.length >= MAX_IN_FLIGHT) await inFlight.shift();
+        const run = runBatch(pending, batchInput, batchMask);
+        run.catch(() => undefined); // awaited below or by the row; never an unhandled rejection
+        inFlight.push(run);
+        rowBatches.push(run);
+        pending = [];
+        batchInput = new Float32Array(batchSize * C * p * p);
+        batchMask = new Uint8Array(batchSize * p * p);
+      };
+
+      for (const cx of colStarts) {
+        const slot = pending.length;
+        for (let j = 0; j < C; j++) {
+          const { ib, rows, fracY, strip } = strips[j];
+          const v0 = ib.originX + (cx - b) * ib.scaleX;
+          const c0 = Math.floor(v0 + EPS);
+          const c1 = Math.ceil(ib.originX + (cx - b + p) * ib.scaleX - EPS);
+          const nc = c1 - c0;
+          const nr = rows.length;
+          const W = ib.window.width;
+          const cols = scratchCols.length >= nc ? scratchCols : (scratchCols = new Int32Array(nc));
+          for (let c = 0; c < nc; c++) cols[c] = symmetricIndex(c0 + c, W);
+          const dstOff = (slot * C + j) * p * p;
+          // A band on the fine grid is copied straight into the batch; a coarse one goes through a
+          // scratch patch and is resampled.
+          const direct = nr === p && nc === p && Math.abs(ib.scaleX - 1) < EPS;
+          if (!direct && scratchLr.length < nr * nc) scratchLr = new Float32Array(nr * nc);
+          if (scratchLm.length < nr * nc) scratchLm = new Uint8Array(nr * nc);
+          const dst = direct ? batchInput : scratchLr;
+          const base = direct ? dstOff : 0;
+          const lm = scratchLm;
+          const { data: sd, mask: sm } = strip;
+          let anyMasked = false;
+          for (let r = 0; r < nr; r++) {
+            const sr = rows[r] * W;
+            const o = r * nc;
+            for (let c = 0; c < nc; c++) {
+              const si = sr + cols[c];
+              dst[base + o + c] = sd[si];
+              const m = sm[si];
+              lm[o + c] = m;
+              if (m) anyMasked = true;
+            }
+          }
+          if (!direct) {
+            resamplePatch(scratchLr, nr, nc, p, p, { offsetX: v0 - c0, offsetY: fracY, scaleX: ib.scaleX, scaleY: ib.scaleY }, model.upsample, batchInput, dstOff);
+          }
+          // Nodata: a fine pixel is masked when the input pixel under its centre is nodata.
+          const mo = slot * p * p;
+          for (let r = 0; anyMasked && r < p; r++) {
+            const lrRow = Math.min(nr - 1, Math.max(0, Math.floor(fracY + (r + 0.5) * ib.scaleY)));
+            for (let c = 0; c < p; c++) {
+              const lcCol = Math.min(nc - 1, Math.max(0, Math.floor(v0 - c0 + (c + 0.5) * ib.scaleX)));
+              if (lm[lrRow * nc + lcCol]) batchMask[mo + r * p + c] = 1;
+            }
+          }
+        }
+        pending.push(cx);
+        if (pending.length === batchSize) await submit();
+      }
+      await submit();
+      const done = Promise.all(rowBatches);
+      done.catch(() => undefined);
+      rowsPending.push({ k, rowTop, out, done });
+      // The previous row is finished (or nearly): hand it on while this one runs.
+      if (rowsPending.length > 1) {
+        const block = await finishRow();
+        if (block) yield block;
+      }
+    }
+    while (rowsPending.length) {
+      const block = await finishRow();
+      if (block) yield block;
+    }
+  } finally {
+    // Abandoned early (an error, or the consumer stopped): let in-flight runs settle before returning.
+    await Promise.allSettled(inFlight);
   }
 }

@@ -86,6 +86,9 @@ function computeTaps(count: number, offset: number, scale: number, size: number,
   return { idx, w, n };
 }
 
+// The row pass's intermediate, reused across calls (resampling is synchronous, so never shared).
+let scratch = new Float32Array(0);
+
 /**
  * Resamples a coarse patch (rows x cols, row-major) to an outH x outW fine patch, writing into `out`
  * at `outOffset`. Separable: rows first, then columns.
@@ -103,7 +106,8 @@ export function resamplePatch(
 ): void {
   const tx = taps(outW, place.offsetX, place.scaleX, cols, method);
   const ty = taps(outH, place.offsetY, place.scaleY, rows, method);
-  const tmp = new Float32Array(rows * outW);
+  if (scratch.length < rows * outW) scratch = new Float32Array(rows * outW);
+  const tmp = scratch;
   const xi = tx.idx;
   const xw = tx.w;
   const nx = tx.n;

@@ -1,7 +1,7 @@
 /**
- * onnxruntime-node: the default CPU runtime (measured at ~88 % of this CPU's fp32 peak on DSen2), and
+ * onnxruntime-node: the default CPU runtime (the fastest measured here, about 6x the wasm backend), and
  * its CUDA execution provider where the GPU provider libraries are installed. Loaded lazily so the
- * package is optional at run time.
+ * package is optional at run time; each session runs in a worker thread of its own.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { exportOnnx } from '../onnx.js';
 import { inferChannels } from '../graph.js';
 import type { ModelPackage } from '../package.js';
+import { OrtWorker } from './ort-worker.js';
 import type { Runtime, Session, SessionOptions } from './runtime.js';
 
 type Ort = typeof import('onnxruntime-node');
@@ -25,12 +26,12 @@ function loadOrt(): Promise<Ort | Error> {
   return ortPromise;
 }
 
+/** A session whose network runs in a worker thread (see ort-worker.ts), so the caller's thread stays free. */
 class OrtSession implements Session {
   constructor(
     readonly runtime: string,
     readonly device: 'cpu' | 'gpu',
-    private readonly ort: Ort,
-    private readonly session: import('onnxruntime-node').InferenceSession,
+    private readonly worker: OrtWorker,
     private readonly inputChannels: number,
   ) {}
 
@@ -38,13 +39,11 @@ class OrtSession implements Session {
     if (input.length !== batch * this.inputChannels * height * width) {
       throw new Error(`input has ${input.length} values, expected ${batch}x${this.inputChannels}x${height}x${width}`);
     }
-    const tensor = new this.ort.Tensor('float32', input, [batch, this.inputChannels, height, width]);
-    const out = await this.session.run({ input: tensor });
-    return out.output.data as Float32Array;
+    return this.worker.run(input, [batch, this.inputChannels, height, width]);
   }
 
   async dispose(): Promise<void> {
-    await this.session.release();
+    await this.worker.close();
   }
 }
 
@@ -75,7 +74,7 @@ function makeRuntime(name: string, provider: 'cpu' | 'cuda'): Runtime {
       if (ort instanceof Error) throw new Error(`onnxruntime-node cannot load: ${ort.message}`);
       const outC = inferChannels(pkg.manifest.graph, pkg.weights).get(pkg.manifest.graph.output)!;
       const bytes = exportOnnx(pkg.manifest.graph, pkg.weights, outC, pkg.manifest.id);
-      const session = await ort.InferenceSession.create(bytes, {
+      const worker = await OrtWorker.start(bytes, {
         executionProviders: provider === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
         graphOptimizationLevel: 'all',
         intraOpNumThreads: options.threads ?? cpus().length,
@@ -84,7 +83,7 @@ function makeRuntime(name: string, provider: 'cpu' | 'cuda'): Runtime {
         // between inference calls, and several sessions (one per group) run side by side.
         extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
       });
-      return new OrtSession(name, provider === 'cuda' ? 'gpu' : 'cpu', ort, session, pkg.manifest.graph.inputChannels);
+      return new OrtSession(name, provider === 'cuda' ? 'gpu' : 'cpu', worker, pkg.manifest.graph.inputChannels);
     },
   };
 }
