@@ -132,6 +132,7 @@ export async function startRun(config: RunConfig, reporter: RunReporter, extra: 
         dataDir: join(dirname(resolve(config.catalogue!)), 'sharpstream-server'),
         ...(config.apiKey ? { apiKey: config.apiKey } : { allowAnonymousWrites: true }),
         ...(local ? { filesRoot: resolve(config.out.replace(/^file:(\/\/)?/, '')) } : {}),
+        deepaas: { allowUrlHosts: (process.env.SHARPSTREAM_ALLOW_URL_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean) },
       });
       url = await app.listen({ port: config.serve.port, host: config.serve.host });
       cleanups.push(async () => app.close());

@@ -14,6 +14,7 @@ import { landsatReader } from './readers/landsat.js';
 import { safeReader } from './readers/safe.js';
 import { stacItemReader } from './readers/stac-item.js';
 import { SceneError, type Scene } from './types.js';
+import type { UrlCheck } from './url-policy.js';
 
 registerReader(stacItemReader);
 registerReader(safeReader);
@@ -29,6 +30,8 @@ export interface OpenSceneOptions {
   readonly workDir?: string;
   readonly limits?: Partial<InputLimits>;
   readonly headers?: Readonly<Record<string, string>>;
+  /** Checks every remote URL before it is read (see url-policy.ts); absent: any URL. */
+  readonly checkUrl?: UrlCheck;
 }
 
 async function exists(p: string): Promise<boolean> {
@@ -81,6 +84,7 @@ export async function openScene(input: string, options: OpenSceneOptions = {}): 
     ...(options.satellite ? { satellite: options.satellite } : {}),
     ...(options.workDir ? { workDir: options.workDir } : {}),
     ...(options.headers ? { headers: options.headers } : {}),
+    ...(options.checkUrl ? { checkUrl: options.checkUrl } : {}),
     limits: { ...DEFAULT_LIMITS, ...(options.limits ?? {}) },
     openInput: (i, c) => openSceneWith(i, c),
   };
@@ -89,6 +93,7 @@ export async function openScene(input: string, options: OpenSceneOptions = {}): 
 
 async function openSceneWith(input: string, ctx: ReaderContext): Promise<Scene> {
   const isUrl = /^https?:\/\//i.test(input);
+  if (isUrl && ctx.checkUrl) await ctx.checkUrl(input);
   if (!isUrl && !(await exists(input))) throw new SceneError(input, 'no such file or folder');
   if (!isUrl && archiveKind(input)) {
     const st = await stat(input);

@@ -6,6 +6,7 @@
 import type { SatelliteRegistry } from '../satellites/registry.js';
 import type { SatelliteSpec } from '../satellites/spec.js';
 import type { Scene } from './types.js';
+import type { UrlCheck } from './url-policy.js';
 
 /** Limits that protect readers from hostile archives and downloads. */
 export interface InputLimits {
@@ -34,6 +35,8 @@ export interface ReaderContext {
   readonly limits: InputLimits;
   /** HTTP headers for remote inputs. */
   readonly headers?: Readonly<Record<string, string>>;
+  /** Checks every remote URL before it is read (a server's request-forgery policy); absent: any URL. */
+  readonly checkUrl?: UrlCheck;
   /** Called when the input is an archive that must be extracted first; returns the opened scene. */
   readonly openInput: (input: string, ctx: ReaderContext) => Promise<Scene>;
 }

@@ -29,6 +29,11 @@ export const command: Command = {
     'data-dir': { type: 'string', valueName: 'dir', description: "DEEPaaS uploads, prediction outputs and training job folders (default: sharpstream-server/ next to the catalogue)" },
     'predict-timeout': { type: 'string', valueName: 'seconds', description: 'a DEEPaaS prediction taking longer is aborted with 504 (default 600)' },
     'upload-limit': { type: 'string', valueName: 'MiB', description: 'largest scene upload to DEEPaaS predict, larger ones get 413 (default 4096)' },
+    'allow-url-host': {
+      type: 'string',
+      valueName: 'hosts',
+      description: 'comma-separated internal hosts, *.domains or CIDR networks that DEEPaaS `urls` and item assets may point at (default $SHARPSTREAM_ALLOW_URL_HOSTS; otherwise only public addresses are read)',
+    },
     files: { type: 'string', valueName: 'dir|none', description: "local output folder served under /files/ (default: the catalogue's folder, where `run` writes)" },
   },
   details: 'Writes (STAC transactions, DEEPaaS jobs) need the API key in X-API-Key or Authorization: Bearer. Stop with Ctrl-C.',
@@ -47,7 +52,9 @@ export const command: Command = {
     const dataDir = resolve(stringOption(args, 'data-dir') ?? join(dirname(resolve(file)), 'sharpstream-server'));
     const predictTimeoutSeconds = stringOption(args, 'predict-timeout') ? positiveIntOption(args, 'predict-timeout', 600, 'serve') : undefined;
     const uploadMiB = stringOption(args, 'upload-limit') ? positiveIntOption(args, 'upload-limit', 4096, 'serve') : undefined;
+    const allowUrlHosts = listOption(args, 'allow-url-host', 'serve') ?? (io.env.SHARPSTREAM_ALLOW_URL_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean);
     const deepaas = {
+      ...(allowUrlHosts.length ? { allowUrlHosts } : {}),
       ...(predictTimeoutSeconds ? { predictTimeoutSeconds } : {}),
       ...(uploadMiB ? { uploadLimitBytes: uploadMiB * 1024 * 1024 } : {}),
     };

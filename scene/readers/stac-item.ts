@@ -291,8 +291,14 @@ export async function openStacItem(input: string, ctx: ReaderContext): Promise<S
       if (e instanceof SceneError) throw new SceneError(input, `asset "${key}" (band ${id}): ${e.message}`, { cause: e });
       throw e;
     }
+    // A remote item never points at the reader's own files.
+    if (isUrl(location) && !isUrl(uri)) throw new SceneError(input, `asset "${key}" (band ${id}) of a remote item points at a local file (${href}); only http(s) assets are read`);
     return { id, key, asset, uri };
   });
+  if (ctx.checkUrl) {
+    const check = ctx.checkUrl;
+    await Promise.all(resolved.filter((r) => isUrl(r.uri)).map((r) => check(r.uri)));
+  }
   await Promise.all(resolved.map((r) => probeAsset(r.uri, r.key, headers)));
 
   const opened = await Promise.allSettled(resolved.map((r) => openGeoTiffBand(r.uri, { headers })));

@@ -31,6 +31,7 @@ import { openDatabase, type Database } from '../../stac/catalogue/database.js';
 import { docsPage } from './docs.js';
 import { deepaasModels, findDeepaasModel, ModelMismatchError, packagesFor, type DeepaasModel } from './models.js';
 import { sendOutput } from './outputs.js';
+import { publicUrlsOnly, UrlRefusedError } from '../../scene/url-policy.js';
 import { bboxToWindow, cleanTmp, fetchArchiveUrl, gatherInput, HttpError } from './predict.js';
 import {
   errorResponse,
@@ -77,6 +78,12 @@ export interface DeepaasOptions {
   readonly recoverJobs?: boolean;
   /** Seconds a training worker gets to checkpoint when the server closes (default 60). */
   readonly shutdownGraceSeconds?: number;
+  /**
+   * Internal hosts and networks that `urls` and STAC item assets may point at (scene/url-policy.ts):
+   * host names, *.domains, IP addresses or CIDR networks. Everything else internal (loopback, private,
+   * link-local, ...) is refused, so the server cannot be used to reach its own network.
+   */
+  readonly allowUrlHosts?: readonly string[];
 }
 
 function errorBody(code: string, description: string): { code: string; description: string; message: string } {
@@ -224,6 +231,8 @@ export async function deepaasPlugin(app: FastifyInstance, options: DeepaasOption
   const predictPool = new WorkPool({ name: 'prediction', concurrency: options.predictConcurrency ?? 2, maxQueue: options.predictQueue ?? 8 });
   const timeoutMs = (options.predictTimeoutSeconds ?? 600) * 1000;
   const uploadLimit = options.uploadLimitBytes ?? 4 * 1024 ** 3;
+  // Every remote URL a request makes the server read (the scene, redirects, item assets) passes this check.
+  const checkUrl = publicUrlsOnly({ allow: options.allowUrlHosts ?? [] });
 
   if (!app.hasContentTypeParser('multipart/form-data')) {
     await app.register(multipart, { limits: { fileSize: uploadLimit, files: 1 } });
@@ -307,11 +316,12 @@ export async function deepaasPlugin(app: FastifyInstance, options: DeepaasOption
         const given = await gatherInput(request, tmp, { uploadBytes: uploadLimit, ...(options.archiveLimits ? { archive: options.archiveLimits } : {}) });
         const answer = negotiate(request.headers.accept, request.query.accept ?? given.accept);
         const result = await predictPool.run(async (signal) => {
-          const input = await fetchArchiveUrl(given, tmp, uploadLimit, signal);
+          const input = await fetchArchiveUrl(given, tmp, uploadLimit, signal, checkUrl);
           let scene: Scene;
           try {
-            scene = await openScene(input.input, { workDir: tmp, ...(options.archiveLimits ? { limits: options.archiveLimits } : {}) });
+            scene = await openScene(input.input, { workDir: tmp, checkUrl, ...(options.archiveLimits ? { limits: options.archiveLimits } : {}) });
           } catch (e) {
+            if (e instanceof UrlRefusedError) throw new HttpError(400, 'InvalidParameterValue', e.message);
             if (e instanceof SceneError) throw new HttpError(400, 'InvalidScene', e.message.replace(input.input, input.shownAs));
             throw new HttpError(422, 'UnreadableScene', `${input.shownAs}: ${(e as Error).message}`.replace(input.input, input.shownAs));
           }

