@@ -34,6 +34,7 @@ export const command: Command = {
       valueName: 'hosts',
       description: 'comma-separated internal hosts, *.domains or CIDR networks that DEEPaaS `urls` and item assets may point at (default $SHARPSTREAM_ALLOW_URL_HOSTS; otherwise only public addresses are read)',
     },
+    'output-ttl': { type: 'string', valueName: 'hours', description: 'DEEPaaS prediction outputs older than this are deleted (default 72; 0 keeps them)' },
     files: { type: 'string', valueName: 'dir|none', description: "local output folder served under /files/ (default: the catalogue's folder, where `run` writes)" },
   },
   details: 'Writes (STAC transactions, DEEPaaS jobs) need the API key in X-API-Key or Authorization: Bearer. Stop with Ctrl-C.',
@@ -53,7 +54,11 @@ export const command: Command = {
     const predictTimeoutSeconds = stringOption(args, 'predict-timeout') ? positiveIntOption(args, 'predict-timeout', 600, 'serve') : undefined;
     const uploadMiB = stringOption(args, 'upload-limit') ? positiveIntOption(args, 'upload-limit', 4096, 'serve') : undefined;
     const allowUrlHosts = listOption(args, 'allow-url-host', 'serve') ?? (io.env.SHARPSTREAM_ALLOW_URL_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+    const ttlText = stringOption(args, 'output-ttl');
+    const outputTtlHours = ttlText === undefined ? undefined : Number(ttlText);
+    if (outputTtlHours !== undefined && !(Number.isFinite(outputTtlHours) && outputTtlHours >= 0)) throw new UsageError(`--output-ttl must be a number of hours (0 keeps outputs), got "${ttlText}"`, 'serve');
     const deepaas = {
+      ...(outputTtlHours !== undefined ? { outputTtlHours } : {}),
       ...(allowUrlHosts.length ? { allowUrlHosts } : {}),
       ...(predictTimeoutSeconds ? { predictTimeoutSeconds } : {}),
       ...(uploadMiB ? { uploadLimitBytes: uploadMiB * 1024 * 1024 } : {}),

@@ -3,7 +3,7 @@
  * a GIS or the map page reads it as a cloud-optimized GeoTIFF), its STAC item and quicklooks.
  */
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HttpError } from './predict.js';
@@ -63,4 +63,22 @@ export function sendFile(path: string, size: number, request: FastifyRequest, re
   }
   reply.header('Content-Length', String(size));
   return reply.send(createReadStream(path));
+}
+
+/**
+ * Deletes prediction output folders (`<outputsDir>/<id>/`) last written more than `maxAgeMs` ago;
+ * returns the ids removed. Anything that is not such a folder is left alone.
+ */
+export async function sweepOutputs(outputsDir: string, maxAgeMs: number, now = Date.now()): Promise<string[]> {
+  const removed: string[] = [];
+  const entries = await readdir(outputsDir, { withFileTypes: true }).catch(() => []);
+  for (const e of entries) {
+    if (!e.isDirectory() || !/^[A-Za-z0-9-]{1,64}$/.test(e.name)) continue;
+    const dir = join(outputsDir, e.name);
+    const st = await stat(dir).catch(() => null);
+    if (!st || now - st.mtimeMs <= maxAgeMs) continue;
+    await rm(dir, { recursive: true, force: true });
+    removed.push(e.name);
+  }
+  return removed;
 }

@@ -30,7 +30,7 @@ import type { StacItem } from '../../stac/item.js';
 import { openDatabase, type Database } from '../../stac/catalogue/database.js';
 import { docsPage } from './docs.js';
 import { deepaasModels, findDeepaasModel, ModelMismatchError, packagesFor, type DeepaasModel } from './models.js';
-import { sendOutput } from './outputs.js';
+import { sendOutput, sweepOutputs } from './outputs.js';
 import { publicUrlsOnly, UrlRefusedError } from '../../scene/url-policy.js';
 import { bboxToWindow, cleanTmp, fetchArchiveUrl, gatherInput, HttpError } from './predict.js';
 import {
@@ -84,6 +84,8 @@ export interface DeepaasOptions {
    * link-local, ...) is refused, so the server cannot be used to reach its own network.
    */
   readonly allowUrlHosts?: readonly string[];
+  /** Hours a prediction's outputs (`/outputs/<id>/`) are kept before they are deleted (default 72; 0 keeps them). */
+  readonly outputTtlHours?: number;
 }
 
 function errorBody(code: string, description: string): { code: string; description: string; message: string } {
@@ -475,10 +477,28 @@ export async function deepaasPlugin(app: FastifyInstance, options: DeepaasOption
     reply.type('text/html; charset=utf-8').send(docsPage()),
   );
 
+  // Prediction outputs expire, or the data folder would only grow: swept at start and every hour.
+  const ttlHours = options.outputTtlHours ?? 72;
+  let sweeper: NodeJS.Timeout | null = null;
+  const sweep = async (): Promise<void> => {
+    try {
+      const removed = await sweepOutputs(outputsDir, ttlHours * 3600_000);
+      if (removed.length) app.log.info({ removed: removed.length, ttlHours }, 'expired prediction outputs deleted');
+    } catch (e) {
+      app.log.warn({ err: e }, 'sweeping expired prediction outputs failed');
+    }
+  };
+
   app.addHook('onReady', async () => {
     if (options.recoverJobs !== false) jobs.recover();
+    if (ttlHours > 0) {
+      void sweep();
+      sweeper = setInterval(() => void sweep(), Math.min(3600_000, ttlHours * 3600_000));
+      sweeper.unref();
+    }
   });
   app.addHook('onClose', async () => {
+    if (sweeper) clearInterval(sweeper);
     await predictPool.close();
     await jobs.close();
     ownDb?.close();

@@ -1,16 +1,18 @@
 /**
  * DEEPaaS predict from `urls` does not let a client reach the server's own network (request forgery):
  * internal addresses, redirects into them and remote items whose assets point inward are refused
- * before anything is fetched from them, unless their host is allowed.
+ * before anything is fetched from them, unless their host is allowed. And what the server keeps on
+ * disk for a client, its prediction outputs, expires.
  */
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dataPath, missingData } from '../helpers/data.js';
+import { until } from '../helpers/wait.js';
 import { startTestServer, type TestServer } from './deepaas-server.js';
 
 const RIO = ['riotilerpds-s2l2a-29RKH-decimated10x'];
@@ -97,5 +99,31 @@ describe.skipIf(missing)(`DEEPaaS urls and the request-forgery policy${missing ?
   it('keeps serving after the refusals', async () => {
     const r = await fetch(`${server.url}/v2/models/`);
     expect(r.status).toBe(200);
+  });
+});
+
+describe('DEEPaaS prediction outputs expire', () => {
+  it('deletes outputs older than the TTL when the server starts, and keeps fresh ones', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sharpstream-ttl-'));
+    const outputs = join(dir, 'server', 'data', 'outputs');
+    try {
+      for (const [id, ageHours] of [['old', 5], ['fresh', 0]] as const) {
+        mkdirSync(join(outputs, id), { recursive: true });
+        writeFileSync(join(outputs, id, 'x_sr.tif'), 'x');
+        const t = (Date.now() - ageHours * 3600_000) / 1000;
+        utimesSync(join(outputs, id), t, t);
+      }
+      const s = await startTestServer(join(dir, 'server'), { deepaas: { outputTtlHours: 2, recoverJobs: false } });
+      try {
+        await until('the expired output to be deleted', () => !existsSync(join(outputs, 'old')), 5000);
+        expect(existsSync(join(outputs, 'fresh', 'x_sr.tif'))).toBe(true);
+        expect((await fetch(`${s.url}/outputs/old/x_sr.tif`)).status).toBe(404);
+        expect((await fetch(`${s.url}/outputs/fresh/x_sr.tif`)).status).toBe(200);
+      } finally {
+        await s.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
