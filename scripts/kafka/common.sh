@@ -15,6 +15,9 @@
 
 KAFKA_SCRIPTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 KAFKA_REPO_ROOT="$(cd "$KAFKA_SCRIPTS_DIR/../.." && pwd)"
+SVC_NAME=kafka
+# shellcheck source=../lib/service.sh
+source "$KAFKA_SCRIPTS_DIR/../lib/service.sh"
 
 KAFKA_HOST="${KAFKA_HOST:-127.0.0.1}"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
@@ -43,36 +46,8 @@ KAFKA_OUT_FILE="$KAFKA_RUN_DIR/kafka-$KAFKA_PORT.out"   # the JVM's stdout and s
 KAFKA_CONFIG_FILE="$KAFKA_RUN_DIR/server-$KAFKA_PORT.properties"
 KAFKA_LOCK_FILE="$KAFKA_RUN_DIR/kafka-$KAFKA_PORT.lock"
 
-kafka_log() { printf '[kafka] %s\n' "$*"; }
-kafka_die() { printf '[kafka] ERROR: %s\n' "$*" >&2; exit 1; }
+# Serialises start.sh and stop.sh for one port.
+kafka_lock() { svc_lock "$KAFKA_LOCK_FILE" 180 "the broker on port $KAFKA_PORT"; }
 
-# Serialises start.sh and stop.sh for one port (parallel test workers may call them at once).
-# fd 9 must not leak into the broker: start.sh closes it when launching the JVM.
-kafka_lock() {
-  mkdir -p "$KAFKA_RUN_DIR"
-  exec 9>"$KAFKA_LOCK_FILE"
-  flock -w 180 9 || kafka_die "another start/stop of the broker on port $KAFKA_PORT holds $KAFKA_LOCK_FILE for over 180 s"
-}
-
-# Prints the pid in the pid file when that process is alive and is a Kafka broker; fails otherwise.
-kafka_running_pid() {
-  local pid
-  [ -f "$KAFKA_PID_FILE" ] || return 1
-  pid="$(cat "$KAFKA_PID_FILE" 2>/dev/null)"
-  case "$pid" in ''|*[!0-9]*) return 1 ;; esac
-  kafka_alive "$pid" || return 1
-  # guard against a recycled pid: the process must be our JVM running kafka.Kafka
-  tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q 'kafka\.Kafka' || return 1
-  echo "$pid"
-}
-
-# Succeeds while the process lives (a zombie, left where nothing reaps it, counts as dead).
-kafka_alive() {
-  kill -0 "$1" 2>/dev/null || return 1
-  [ "$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null)" != Z ]
-}
-
-# Succeeds when something accepts TCP connections on host:port.
-kafka_port_open() {
-  (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null
-}
+# Prints the pid in the pid file when that process is alive and is our JVM running kafka.Kafka.
+kafka_running_pid() { svc_pid_from "$KAFKA_PID_FILE" 'kafka\.Kafka'; }

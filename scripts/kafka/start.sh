@@ -15,52 +15,11 @@ set -euo pipefail
 # shellcheck source=common.sh
 source "$(dirname "$0")/common.sh"
 
-SUDO=""
-if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
-
-apt_install() {
-  command -v apt-get >/dev/null || kafka_die "$* missing and apt-get is not available: install it by hand"
-  kafka_log "apt-get install $*"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-}
-
-# --- Java -------------------------------------------------------------------------------------------
-command -v java >/dev/null || apt_install openjdk-17-jre-headless
-java_major="$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.specification\.version = //p')"
-case "$java_major" in
-  1.*|[0-9]|10) kafka_die "Kafka $KAFKA_VERSION needs Java 11 or later (17 recommended); java on PATH is $java_major" ;;
-esac
+svc_require_java 11 "Kafka $KAFKA_VERSION"
 
 # --- the broker's jars, from Maven Central, cached ----------------------------------------------------
 fetch_jars() {
-  local stamp="$KAFKA_LIBS/.pom.sha256" want
-  want="$(sha256sum "$KAFKA_SCRIPTS_DIR/pom.xml" | cut -d' ' -f1)"
-  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
-  # one fetch at a time per cache (brokers on other ports may be starting too)
-  mkdir -p "$KAFKA_CACHE_DIR"
-  exec 8>"$KAFKA_CACHE_DIR/fetch.lock"
-  flock -w 600 8 || kafka_die "another fetch holds $KAFKA_CACHE_DIR/fetch.lock for over 600 s"
-  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then exec 8>&-; return 0; fi
-  command -v mvn >/dev/null || apt_install maven
-  local t0=$SECONDS tmp="$KAFKA_LIBS.tmp.$$" repo="$KAFKA_CACHE_DIR/m2.$$"
-  kafka_log "fetching Kafka $KAFKA_VERSION jars from Maven Central into $KAFKA_LIBS"
-  rm -rf "$tmp"
-  # a private local repository, deleted afterwards: the libs folder is the cache
-  if ! mvn -q -B -f "$KAFKA_SCRIPTS_DIR/pom.xml" -Dmaven.repo.local="$repo" \
-       dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" \
-       > "$KAFKA_CACHE_DIR/fetch.log" 2>&1; then
-    tail -n 40 "$KAFKA_CACHE_DIR/fetch.log" >&2
-    rm -rf "$tmp" "$repo"
-    kafka_die "could not fetch the Kafka jars from Maven Central (full output: $KAFKA_CACHE_DIR/fetch.log)"
-  fi
-  rm -rf "$repo"
-  [ -f "$tmp/kafka_2.13-$KAFKA_VERSION.jar" ] || kafka_die "Maven finished but $tmp has no kafka_2.13-$KAFKA_VERSION.jar"
-  echo "$want" > "$tmp/.pom.sha256"
-  rm -rf "$KAFKA_LIBS"
-  mv "$tmp" "$KAFKA_LIBS"
-  exec 8>&-
-  kafka_log "fetched $(find "$KAFKA_LIBS" -name '*.jar' | wc -l) jars ($(du -sh "$KAFKA_LIBS" | cut -f1)) in $((SECONDS - t0)) s"
+  svc_fetch_maven_jars "$KAFKA_SCRIPTS_DIR/pom.xml" "$KAFKA_CACHE_DIR" "$KAFKA_LIBS" "kafka_2.13-$KAFKA_VERSION.jar" "Kafka $KAFKA_VERSION"
 }
 
 # --- readiness ----------------------------------------------------------------------------------------
@@ -72,7 +31,7 @@ probe() {
     node "$KAFKA_SCRIPTS_DIR/ready.mjs" "$KAFKA_HOST:$KAFKA_PORT" 3000 >/dev/null 2>"$KAFKA_RUN_DIR/probe-$KAFKA_PORT.err" || rc=$?
     [ "$rc" != 3 ] && return "$rc"
   fi
-  grep -q 'Kafka Server started' "$KAFKA_LOG_FILE" 2>/dev/null && kafka_port_open "$KAFKA_HOST" "$KAFKA_PORT"
+  grep -q 'Kafka Server started' "$KAFKA_LOG_FILE" 2>/dev/null && svc_port_open "$KAFKA_HOST" "$KAFKA_PORT"
 }
 
 fail_start() {
@@ -84,7 +43,7 @@ fail_start() {
     echo "[kafka] ---- last readiness probe ----" >&2
     cat "$KAFKA_RUN_DIR/probe-$KAFKA_PORT.err" >&2
   fi
-  kafka_die "$1"
+  svc_die "$1"
 }
 
 # --- start ----------------------------------------------------------------------------------------------
@@ -92,21 +51,21 @@ kafka_lock
 
 if pid="$(kafka_running_pid)"; then
   if probe; then
-    kafka_log "a broker is already running on $KAFKA_HOST:$KAFKA_PORT (pid $pid)"
+    svc_log "a broker is already running on $KAFKA_HOST:$KAFKA_PORT (pid $pid)"
     exit 0
   fi
-  kafka_log "broker pid $pid is alive but not answering yet; waiting for it"
+  svc_log "broker pid $pid is alive but not answering yet; waiting for it"
 else
   rm -f "$KAFKA_PID_FILE"
-  if kafka_port_open "$KAFKA_HOST" "$KAFKA_PORT"; then
+  if svc_port_open "$KAFKA_HOST" "$KAFKA_PORT"; then
     if probe; then
-      kafka_log "a Kafka broker not started by this script already answers on $KAFKA_HOST:$KAFKA_PORT; using it"
+      svc_log "a Kafka broker not started by this script already answers on $KAFKA_HOST:$KAFKA_PORT; using it"
       exit 0
     fi
-    kafka_die "port $KAFKA_HOST:$KAFKA_PORT is taken by something that is not a ready Kafka broker; set KAFKA_PORT to another port"
+    svc_die "port $KAFKA_HOST:$KAFKA_PORT is taken by something that is not a ready Kafka broker; set KAFKA_PORT to another port"
   fi
-  if kafka_port_open "$KAFKA_HOST" "$KAFKA_CONTROLLER_PORT"; then
-    kafka_die "controller port $KAFKA_HOST:$KAFKA_CONTROLLER_PORT is taken; set KAFKA_CONTROLLER_PORT to a free port"
+  if svc_port_open "$KAFKA_HOST" "$KAFKA_CONTROLLER_PORT"; then
+    svc_die "controller port $KAFKA_HOST:$KAFKA_CONTROLLER_PORT is taken; set KAFKA_CONTROLLER_PORT to a free port"
   fi
 
   fetch_jars
@@ -145,16 +104,16 @@ EOF
     until [ -n "$cluster_id" ] && [ "${cluster_id:0:1}" != "-" ]; do
       cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
     done
-    kafka_log "formatting KRaft storage in $KAFKA_DATA_DIR (cluster id $cluster_id)"
+    svc_log "formatting KRaft storage in $KAFKA_DATA_DIR (cluster id $cluster_id)"
     if ! java -Xmx256m -Dlog4j.configuration="file:$KAFKA_SCRIPTS_DIR/log4j.properties" \
          -Dkafka.log.file="$KAFKA_RUN_DIR/format-$KAFKA_PORT.log" -cp "$classpath" kafka.tools.StorageTool \
          format -t "$cluster_id" -c "$KAFKA_CONFIG_FILE" --ignore-formatted > "$KAFKA_OUT_FILE" 2>&1; then
       cat "$KAFKA_OUT_FILE" >&2
-      kafka_die "formatting $KAFKA_DATA_DIR failed"
+      svc_die "formatting $KAFKA_DATA_DIR failed"
     fi
   fi
 
-  kafka_log "starting Kafka $KAFKA_VERSION on $KAFKA_HOST:$KAFKA_PORT (controller :$KAFKA_CONTROLLER_PORT, data $KAFKA_DATA_DIR, log $KAFKA_LOG_FILE)"
+  svc_log "starting Kafka $KAFKA_VERSION on $KAFKA_HOST:$KAFKA_PORT (controller :$KAFKA_CONTROLLER_PORT, data $KAFKA_DATA_DIR, log $KAFKA_LOG_FILE)"
   # setsid: its own session, so that the broker outlives this shell and the caller's process group;
   # the inner bash records its own pid, then becomes the JVM (exec), so the pid file names the JVM.
   # shellcheck disable=SC2086 # the *_OPTS are lists of JVM flags
@@ -170,7 +129,7 @@ fi
 
 deadline=$((SECONDS + KAFKA_START_TIMEOUT))
 until probe; do
-  if ! kafka_alive "$pid"; then
+  if ! svc_alive "$pid"; then
     rm -f "$KAFKA_PID_FILE"
     fail_start "the broker (pid $pid) exited during startup"
   fi
@@ -179,4 +138,4 @@ until probe; do
   fi
   sleep 0.5
 done
-kafka_log "ready on $KAFKA_HOST:$KAFKA_PORT (pid $pid) in $((SECONDS - ${t0:-$SECONDS})) s"
+svc_log "ready on $KAFKA_HOST:$KAFKA_PORT (pid $pid) in $((SECONDS - ${t0:-$SECONDS})) s"

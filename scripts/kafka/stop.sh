@@ -11,26 +11,15 @@ kafka_lock
 
 if ! pid="$(kafka_running_pid)"; then
   rm -f "$KAFKA_PID_FILE"
-  if kafka_port_open "$KAFKA_HOST" "$KAFKA_PORT"; then
-    kafka_log "no broker started by scripts/kafka/start.sh on port $KAFKA_PORT, but something listens there; leaving it alone"
+  if svc_port_open "$KAFKA_HOST" "$KAFKA_PORT"; then
+    svc_log "no broker started by scripts/kafka/start.sh on port $KAFKA_PORT, but something listens there; leaving it alone"
   else
-    kafka_log "no broker running on port $KAFKA_PORT"
+    svc_log "no broker running on port $KAFKA_PORT"
   fi
   exit 0
 fi
 
-kafka_log "stopping the broker on port $KAFKA_PORT (pid $pid)"
-kill -TERM "$pid" 2>/dev/null || true
-deadline=$((SECONDS + KAFKA_STOP_TIMEOUT))
-while kafka_alive "$pid"; do
-  if [ "$SECONDS" -ge "$deadline" ]; then
-    kafka_log "still alive after $KAFKA_STOP_TIMEOUT s; sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do kafka_alive "$pid" || break; sleep 0.1; done
-    break
-  fi
-  sleep 0.2
-done
-kafka_alive "$pid" && kafka_die "pid $pid survived SIGKILL"
+svc_log "stopping the broker on port $KAFKA_PORT (pid $pid)"
+svc_stop_pid "$pid" "$KAFKA_STOP_TIMEOUT"
 rm -f "$KAFKA_PID_FILE"
-kafka_log "stopped"
+svc_log "stopped"

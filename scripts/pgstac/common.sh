@@ -16,29 +16,29 @@
 
 PGSTAC_SCRIPTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PGSTAC_REPO_ROOT="$(cd "$PGSTAC_SCRIPTS_DIR/../.." && pwd)"
-
-pgstac_log() { printf '[pgstac] %s\n' "$*"; }
-pgstac_die() { printf '[pgstac] ERROR: %s\n' "$*" >&2; exit 1; }
+SVC_NAME=pgstac
+# shellcheck source=../lib/service.sh
+source "$PGSTAC_SCRIPTS_DIR/../lib/service.sh"
 
 PGSTAC_HOST="${PGSTAC_HOST:-127.0.0.1}"
 PGSTAC_PG_PORT="${PGSTAC_PG_PORT:-5439}"
 PGSTAC_API_PORT="${PGSTAC_API_PORT:-8082}"
 for _v in PGSTAC_PG_PORT PGSTAC_API_PORT; do
   case "${!_v}" in
-    ''|*[!0-9]*) pgstac_die "$_v must be a port number, got '${!_v}'" ;;
+    ''|*[!0-9]*) svc_die "$_v must be a port number, got '${!_v}'" ;;
   esac
 done
-[ "$PGSTAC_PG_PORT" != "$PGSTAC_API_PORT" ] || pgstac_die "PGSTAC_PG_PORT and PGSTAC_API_PORT are both $PGSTAC_PG_PORT"
+[ "$PGSTAC_PG_PORT" != "$PGSTAC_API_PORT" ] || svc_die "PGSTAC_PG_PORT and PGSTAC_API_PORT are both $PGSTAC_PG_PORT"
 PGSTAC_PG_MAJOR="${PGSTAC_PG_MAJOR:-15}"
 PGSTAC_DB="${PGSTAC_DB:-pgstac}"
 PGSTAC_DB_USER="${PGSTAC_DB_USER:-pgstac}"
 PGSTAC_DB_PASSWORD="${PGSTAC_DB_PASSWORD:-pgstac}"
 for _v in PGSTAC_DB PGSTAC_DB_USER; do
   # plain identifiers only: they go into SQL and connection strings unquoted
-  [[ "${!_v}" =~ ^[a-z_][a-z0-9_]*$ ]] || pgstac_die "$_v must be a lower-case SQL identifier, got '${!_v}'"
+  [[ "${!_v}" =~ ^[a-z_][a-z0-9_]*$ ]] || svc_die "$_v must be a lower-case SQL identifier, got '${!_v}'"
 done
 case "$PGSTAC_DB_USER" in postgres|pgstac_admin|pgstac_read|pgstac_ingest)
-  pgstac_die "PGSTAC_DB_USER must not be '$PGSTAC_DB_USER' (a role PostgreSQL or pgstac owns)" ;;
+  svc_die "PGSTAC_DB_USER must not be '$PGSTAC_DB_USER' (a role PostgreSQL or pgstac owns)" ;;
 esac
 PGSTAC_CACHE_DIR="${PGSTAC_CACHE_DIR:-$PGSTAC_REPO_ROOT/.cache/pgstac}"
 PGSTAC_PG_DIR="${PGSTAC_PG_DIR:-$PGSTAC_CACHE_DIR/pg-$PGSTAC_PG_PORT}"
@@ -56,10 +56,6 @@ PGSTAC_LOCK_FILE="$PGSTAC_CACHE_DIR/pgstac.lock"                  # one start/st
 PGSTAC_API_URL="http://$PGSTAC_HOST:$PGSTAC_API_PORT"
 PGSTAC_TRANSACTION_CLASS="https://api.stacspec.org/v1.0.0/ogcapi-features/extensions/transaction"
 
-# root runs commands directly; anyone else through sudo
-PGSTAC_SUDO=""
-if [ "$(id -u)" != 0 ]; then PGSTAC_SUDO="sudo"; fi
-
 # Runs a command as the postgres OS user (PostgreSQL refuses to run as root).
 pgstac_as_postgres() {
   if [ "$(id -u)" = 0 ]; then
@@ -69,41 +65,16 @@ pgstac_as_postgres() {
   fi
 }
 
-# Serialises start.sh and stop.sh (parallel test workers may call them at once).
-# fd 9 must not leak into the servers: start.sh closes it when launching them.
-pgstac_lock() {
-  mkdir -p "$PGSTAC_CACHE_DIR"
-  exec 9>"$PGSTAC_LOCK_FILE"
-  flock -w 600 9 || pgstac_die "another start/stop holds $PGSTAC_LOCK_FILE for over 600 s"
-}
+# Serialises start.sh and stop.sh, whatever the ports.
+pgstac_lock() { svc_lock "$PGSTAC_LOCK_FILE" 600 "pgstac"; }
 
-# Succeeds while the process lives (a zombie, left where nothing reaps it, counts as dead).
-pgstac_alive() {
-  kill -0 "$1" 2>/dev/null || return 1
-  [ "$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null)" != Z ]
-}
-
-# Prints the pid in the API pid file when that process is alive and is our uvicorn; fails otherwise.
-pgstac_api_pid() {
-  local pid
-  [ -f "$PGSTAC_API_PID_FILE" ] || return 1
-  pid="$(cat "$PGSTAC_API_PID_FILE" 2>/dev/null)"
-  case "$pid" in ''|*[!0-9]*) return 1 ;; esac
-  pgstac_alive "$pid" || return 1
-  # guard against a recycled pid: the process must be uvicorn serving stac_fastapi.pgstac
-  tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q 'stac_fastapi\.pgstac' || return 1
-  echo "$pid"
-}
+# Prints the pid in the API pid file when that process is alive and is uvicorn serving stac_fastapi.pgstac.
+pgstac_api_pid() { svc_pid_from "$PGSTAC_API_PID_FILE" 'stac_fastapi\.pgstac'; }
 
 # Succeeds when the cluster in PGSTAC_PGDATA is running (its postmaster.pid names a live postgres).
 pgstac_pg_running() {
   [ -x "$PGSTAC_PG_BIN/pg_ctl" ] && id postgres >/dev/null 2>&1 || return 1
   pgstac_as_postgres "$PGSTAC_PG_BIN/pg_ctl" -D "$PGSTAC_PGDATA" status >/dev/null 2>&1
-}
-
-# Succeeds when something accepts TCP connections on host:port.
-pgstac_port_open() {
-  (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null
 }
 
 # Succeeds when the STAC API answers GET / with 200 and lists the transaction conformance class.

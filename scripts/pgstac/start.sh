@@ -23,13 +23,6 @@ source "$(dirname "$0")/common.sh"
 
 T_START=$SECONDS
 
-apt_install() {
-  command -v apt-get >/dev/null || pgstac_die "$* missing and apt-get is not available: install it by hand"
-  pgstac_log "apt-get install $*"
-  $PGSTAC_SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $PGSTAC_SUDO apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-}
-
 # --- Debian packages: PostgreSQL with its matching PostGIS 3, a venv-capable Python, curl ---------------
 install_packages() {
   local wanted=("postgresql-$PGSTAC_PG_MAJOR" "postgresql-$PGSTAC_PG_MAJOR-postgis-3" python3-venv curl) missing=() p
@@ -38,8 +31,8 @@ install_packages() {
   done
   [ "${#missing[@]}" -eq 0 ] && return 0
   local t0=$SECONDS
-  apt_install "${missing[@]}" || pgstac_die "apt-get could not install ${missing[*]} (is PGSTAC_PG_MAJOR=$PGSTAC_PG_MAJOR packaged here? apt-cache search postgis)"
-  pgstac_log "installed ${missing[*]} in $((SECONDS - t0)) s"
+  svc_apt_install "${missing[@]}" || svc_die "apt-get could not install ${missing[*]} (is PGSTAC_PG_MAJOR=$PGSTAC_PG_MAJOR packaged here? apt-cache search postgis)"
+  svc_log "installed ${missing[*]} in $((SECONDS - t0)) s"
 }
 
 # --- the Python virtualenv: pypgstac, stac-fastapi-pgstac, uvicorn (pinned), rebuilt when the pins change
@@ -48,40 +41,40 @@ install_venv() {
   want="$(sha256sum "$req" | cut -d' ' -f1)"
   if [ -x "$PGSTAC_VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then return 0; fi
   local t0=$SECONDS
-  pgstac_log "installing $(grep -E '^[a-z].*==' "$req" | head -n 4 | tr '\n' ' ')into $PGSTAC_VENV"
+  svc_log "installing $(grep -E '^[a-z].*==' "$req" | head -n 4 | tr '\n' ' ')into $PGSTAC_VENV"
   [ -x "$PGSTAC_VENV/bin/python" ] || /usr/bin/python3 -m venv "$PGSTAC_VENV"
   if ! "$PGSTAC_VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$req" > "$PGSTAC_CACHE_DIR/pip.log" 2>&1; then
     tail -n 30 "$PGSTAC_CACHE_DIR/pip.log" >&2
-    pgstac_die "pip could not install $req into $PGSTAC_VENV (full output: $PGSTAC_CACHE_DIR/pip.log)"
+    svc_die "pip could not install $req into $PGSTAC_VENV (full output: $PGSTAC_CACHE_DIR/pip.log)"
   fi
   echo "$want" > "$stamp"
-  pgstac_log "virtualenv ready in $((SECONDS - t0)) s"
+  svc_log "virtualenv ready in $((SECONDS - t0)) s"
 }
 
 fail_pg() {
   echo "[pgstac] ---- last lines of $PGSTAC_PG_LOG ----" >&2
-  $PGSTAC_SUDO tail -n 30 "$PGSTAC_PG_LOG" >&2 2>/dev/null || true
-  pgstac_die "$1"
+  $SVC_SUDO tail -n 30 "$PGSTAC_PG_LOG" >&2 2>/dev/null || true
+  svc_die "$1"
 }
 
 # --- PostgreSQL: a private cluster owned by the postgres user -------------------------------------------
 start_postgres() {
-  [ -x "$PGSTAC_PG_BIN/pg_ctl" ] || pgstac_die "$PGSTAC_PG_BIN/pg_ctl not found although postgresql-$PGSTAC_PG_MAJOR is installed"
-  id postgres >/dev/null 2>&1 || pgstac_die "there is no postgres user (the postgresql-common package creates it)"
+  [ -x "$PGSTAC_PG_BIN/pg_ctl" ] || svc_die "$PGSTAC_PG_BIN/pg_ctl not found although postgresql-$PGSTAC_PG_MAJOR is installed"
+  id postgres >/dev/null 2>&1 || svc_die "there is no postgres user (the postgresql-common package creates it)"
   if pgstac_pg_running; then return 0; fi
-  if pgstac_port_open "$PGSTAC_HOST" "$PGSTAC_PG_PORT"; then
-    pgstac_die "port $PGSTAC_HOST:$PGSTAC_PG_PORT is taken by something other than this cluster; set PGSTAC_PG_PORT to a free port"
+  if svc_port_open "$PGSTAC_HOST" "$PGSTAC_PG_PORT"; then
+    svc_die "port $PGSTAC_HOST:$PGSTAC_PG_PORT is taken by something other than this cluster; set PGSTAC_PG_PORT to a free port"
   fi
-  $PGSTAC_SUDO install -d -o postgres -g postgres -m 0750 "$PGSTAC_PG_DIR"
+  $SVC_SUDO install -d -o postgres -g postgres -m 0750 "$PGSTAC_PG_DIR"
   pgstac_as_postgres test -w "$PGSTAC_PG_DIR" ||
-    pgstac_die "the postgres user cannot write $PGSTAC_PG_DIR (a parent folder is closed to it?); set PGSTAC_PG_DIR to a folder it can reach"
-  if ! $PGSTAC_SUDO test -f "$PGSTAC_PGDATA/PG_VERSION"; then
-    pgstac_log "creating a PostgreSQL $PGSTAC_PG_MAJOR cluster in $PGSTAC_PGDATA"
+    svc_die "the postgres user cannot write $PGSTAC_PG_DIR (a parent folder is closed to it?); set PGSTAC_PG_DIR to a folder it can reach"
+  if ! $SVC_SUDO test -f "$PGSTAC_PGDATA/PG_VERSION"; then
+    svc_log "creating a PostgreSQL $PGSTAC_PG_MAJOR cluster in $PGSTAC_PGDATA"
     # local (socket) connections: trust, but the socket folder is reachable only by postgres and root;
     # TCP (127.0.0.1 only): password
     pgstac_as_postgres "$PGSTAC_PG_BIN/initdb" -D "$PGSTAC_PGDATA" -U postgres -E UTF8 --no-locale \
       --auth-local=trust --auth-host=scram-sha-256 > "$PGSTAC_CACHE_DIR/initdb.log" 2>&1 9>&- ||
-      { cat "$PGSTAC_CACHE_DIR/initdb.log" >&2; pgstac_die "initdb failed for $PGSTAC_PGDATA"; }
+      { cat "$PGSTAC_CACHE_DIR/initdb.log" >&2; svc_die "initdb failed for $PGSTAC_PGDATA"; }
     printf "\n# added by scripts/pgstac/start.sh: listen address, port and socket are in this file, rewritten on each start\ninclude_if_exists = 'sharpstream.conf'\n" |
       pgstac_as_postgres tee -a "$PGSTAC_PGDATA/postgresql.conf" >/dev/null
   fi
@@ -96,11 +89,11 @@ max_connections = 50
 synchronous_commit = off
 EOF
   local t0=$SECONDS
-  pgstac_log "starting PostgreSQL $PGSTAC_PG_MAJOR on $PGSTAC_HOST:$PGSTAC_PG_PORT (data $PGSTAC_PGDATA)"
+  svc_log "starting PostgreSQL $PGSTAC_PG_MAJOR on $PGSTAC_HOST:$PGSTAC_PG_PORT (data $PGSTAC_PGDATA)"
   # pg_ctl detaches the server into its own session; fd 9 (the lock) must not stay open in it
   pgstac_as_postgres "$PGSTAC_PG_BIN/pg_ctl" -D "$PGSTAC_PGDATA" -l "$PGSTAC_PG_LOG" -w -t "$PGSTAC_START_TIMEOUT" start \
     >/dev/null 2>&1 9>&- || fail_pg "PostgreSQL did not start on $PGSTAC_HOST:$PGSTAC_PG_PORT within $PGSTAC_START_TIMEOUT s"
-  pgstac_log "PostgreSQL up in $((SECONDS - t0)) s"
+  svc_log "PostgreSQL up in $((SECONDS - t0)) s"
 }
 
 # psql as the postgres superuser through the private socket
@@ -112,7 +105,7 @@ psql_admin() {
 prepare_database() {
   local pw="${PGSTAC_DB_PASSWORD//\'/\'\'}"
   # the role and its password are (re)applied each start, so that a changed PGSTAC_DB_PASSWORD takes effect
-  psql_admin -d postgres >/dev/null <<EOF || pgstac_die "could not create the role $PGSTAC_DB_USER"
+  psql_admin -d postgres >/dev/null <<EOF || svc_die "could not create the role $PGSTAC_DB_USER"
 SELECT 'CREATE ROLE $PGSTAC_DB_USER LOGIN' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$PGSTAC_DB_USER')
 \gexec
 ALTER ROLE $PGSTAC_DB_USER LOGIN PASSWORD '$pw';
@@ -122,43 +115,43 @@ EOF
   local have want
   have="$(psql_admin -d "$PGSTAC_DB" -tA -c "SELECT CASE WHEN to_regproc('pgstac.get_version') IS NULL THEN '' ELSE pgstac.get_version() END" 2>/dev/null || true)"
   want="$(sed -n 's/^pypgstac\[psycopg\]==\([0-9.]*\)$/\1/p' "$PGSTAC_SCRIPTS_DIR/requirements.txt")"
-  [ -n "$want" ] || pgstac_die "scripts/pgstac/requirements.txt pins no pypgstac[psycopg]==<version>"
+  [ -n "$want" ] || svc_die "scripts/pgstac/requirements.txt pins no pypgstac[psycopg]==<version>"
   if [ "$have" != "$want" ]; then
     local t0=$SECONDS
-    pgstac_log "migrating database $PGSTAC_DB to pgstac $want (from ${have:-nothing}) with pypgstac migrate"
+    svc_log "migrating database $PGSTAC_DB to pgstac $want (from ${have:-nothing}) with pypgstac migrate"
     # extensions need a superuser; pgstac's own migration then creates its schema and its roles
     psql_admin -d "$PGSTAC_DB" -c 'CREATE EXTENSION IF NOT EXISTS postgis; CREATE EXTENSION IF NOT EXISTS btree_gist; CREATE EXTENSION IF NOT EXISTS unaccent;' \
       >/dev/null || fail_pg "could not create the postgis, btree_gist and unaccent extensions in $PGSTAC_DB"
     # the migration runs as the superuser, through the socket (only postgres and root reach it)
-    if ! $PGSTAC_SUDO env PGHOST="$PGSTAC_PG_SOCKET_DIR" PGPORT="$PGSTAC_PG_PORT" PGUSER=postgres PGDATABASE="$PGSTAC_DB" \
+    if ! $SVC_SUDO env PGHOST="$PGSTAC_PG_SOCKET_DIR" PGPORT="$PGSTAC_PG_PORT" PGUSER=postgres PGDATABASE="$PGSTAC_DB" \
          "$PGSTAC_VENV/bin/pypgstac" migrate > "$PGSTAC_CACHE_DIR/migrate.log" 2>&1 9>&-; then
       tail -n 30 "$PGSTAC_CACHE_DIR/migrate.log" >&2
       fail_pg "pypgstac migrate failed (full output: $PGSTAC_CACHE_DIR/migrate.log)"
     fi
     have="$(psql_admin -d "$PGSTAC_DB" -tA -c 'SELECT pgstac.get_version()')"
-    [ "$have" = "$want" ] || pgstac_die "after pypgstac migrate the schema reports pgstac $have, expected $want"
-    pgstac_log "pgstac $have installed in $((SECONDS - t0)) s"
+    [ "$have" = "$want" ] || svc_die "after pypgstac migrate the schema reports pgstac $have, expected $want"
+    svc_log "pgstac $have installed in $((SECONDS - t0)) s"
   fi
   # the API's login role reads and writes through pgstac's own roles
   psql_admin -d "$PGSTAC_DB" -c "GRANT pgstac_ingest TO $PGSTAC_DB_USER" >/dev/null 2>&1 ||
-    pgstac_die "could not grant pgstac_ingest to $PGSTAC_DB_USER"
+    svc_die "could not grant pgstac_ingest to $PGSTAC_DB_USER"
 }
 
 # --- the STAC API: stac-fastapi-pgstac under uvicorn ------------------------------------------------------
 fail_api() {
   echo "[pgstac] ---- last lines of $PGSTAC_API_LOG ----" >&2
   tail -n 40 "$PGSTAC_API_LOG" >&2 2>/dev/null || true
-  pgstac_die "$1"
+  svc_die "$1"
 }
 
 start_api() {
   local pid t0=$SECONDS
   if ! pid="$(pgstac_api_pid)"; then
     rm -f "$PGSTAC_API_PID_FILE"
-    if pgstac_port_open "$PGSTAC_HOST" "$PGSTAC_API_PORT"; then
-      pgstac_die "port $PGSTAC_HOST:$PGSTAC_API_PORT is taken by something that is not a ready pgstac STAC API; set PGSTAC_API_PORT to a free port"
+    if svc_port_open "$PGSTAC_HOST" "$PGSTAC_API_PORT"; then
+      svc_die "port $PGSTAC_HOST:$PGSTAC_API_PORT is taken by something that is not a ready pgstac STAC API; set PGSTAC_API_PORT to a free port"
     fi
-    pgstac_log "starting stac-fastapi-pgstac on $PGSTAC_API_URL (transactions on, log $PGSTAC_API_LOG)"
+    svc_log "starting stac-fastapi-pgstac on $PGSTAC_API_URL (transactions on, log $PGSTAC_API_LOG)"
     : > "$PGSTAC_API_LOG"
     # setsid: its own session, so that the server outlives this shell and the caller's process group; the
     # inner bash records its own pid and then becomes uvicorn, so the pid file names uvicorn. A clean
@@ -175,11 +168,11 @@ start_api() {
     pid="$(cat "$PGSTAC_API_PID_FILE" 2>/dev/null || true)"
     [ -n "$pid" ] || fail_api "the API process did not start"
   else
-    pgstac_log "API pid $pid is alive but not ready yet; waiting for it"
+    svc_log "API pid $pid is alive but not ready yet; waiting for it"
   fi
   local deadline=$((SECONDS + PGSTAC_START_TIMEOUT))
   until pgstac_api_ready; do
-    if ! pgstac_alive "$pid"; then
+    if ! svc_alive "$pid"; then
       rm -f "$PGSTAC_API_PID_FILE"
       fail_api "the API (pid $pid) exited during startup"
     fi
@@ -188,7 +181,7 @@ start_api() {
     fi
     sleep 0.2
   done
-  pgstac_log "API up in $((SECONDS - t0)) s (pid $pid)"
+  svc_log "API up in $((SECONDS - t0)) s (pid $pid)"
 }
 
 # --- start --------------------------------------------------------------------------------------------------
@@ -196,9 +189,9 @@ pgstac_lock
 
 if pgstac_api_ready; then
   if pid="$(pgstac_api_pid)"; then
-    pgstac_log "already running: the STAC API answers on $PGSTAC_API_URL (pid $pid)"
+    svc_log "already running: the STAC API answers on $PGSTAC_API_URL (pid $pid)"
   else
-    pgstac_log "already running: a STAC API with transactions not started by this script answers on $PGSTAC_API_URL; using it"
+    svc_log "already running: a STAC API with transactions not started by this script answers on $PGSTAC_API_URL; using it"
   fi
   # The tests also use this checkout's Python tools (pystac-client): make sure they are here too.
   mkdir -p "$PGSTAC_CACHE_DIR"
@@ -212,4 +205,4 @@ install_venv
 start_postgres
 prepare_database
 start_api
-pgstac_log "ready: $PGSTAC_API_URL (PostgreSQL $PGSTAC_HOST:$PGSTAC_PG_PORT, database $PGSTAC_DB) in $((SECONDS - T_START)) s"
+svc_log "ready: $PGSTAC_API_URL (PostgreSQL $PGSTAC_HOST:$PGSTAC_PG_PORT, database $PGSTAC_DB) in $((SECONDS - T_START)) s"

@@ -12,38 +12,27 @@ pgstac_lock
 
 # --- the API --------------------------------------------------------------------------------------------
 if pid="$(pgstac_api_pid)"; then
-  pgstac_log "stopping the STAC API on port $PGSTAC_API_PORT (pid $pid)"
-  kill -TERM "$pid" 2>/dev/null || true
-  deadline=$((SECONDS + PGSTAC_STOP_TIMEOUT))
-  while pgstac_alive "$pid"; do
-    if [ "$SECONDS" -ge "$deadline" ]; then
-      pgstac_log "still alive after $PGSTAC_STOP_TIMEOUT s; sending SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      for _ in $(seq 50); do pgstac_alive "$pid" || break; sleep 0.1; done
-      break
-    fi
-    sleep 0.1
-  done
-  pgstac_alive "$pid" && pgstac_die "API pid $pid survived SIGKILL"
+  svc_log "stopping the STAC API on port $PGSTAC_API_PORT (pid $pid)"
+  svc_stop_pid "$pid" "$PGSTAC_STOP_TIMEOUT"
   rm -f "$PGSTAC_API_PID_FILE"
 else
   rm -f "$PGSTAC_API_PID_FILE"
-  if pgstac_port_open "$PGSTAC_HOST" "$PGSTAC_API_PORT"; then
-    pgstac_log "no API started by scripts/pgstac/start.sh on port $PGSTAC_API_PORT, but something listens there; leaving it alone"
+  if svc_port_open "$PGSTAC_HOST" "$PGSTAC_API_PORT"; then
+    svc_log "no API started by scripts/pgstac/start.sh on port $PGSTAC_API_PORT, but something listens there; leaving it alone"
   else
-    pgstac_log "no API running on port $PGSTAC_API_PORT"
+    svc_log "no API running on port $PGSTAC_API_PORT"
   fi
 fi
 
 # --- PostgreSQL -----------------------------------------------------------------------------------------
 if pgstac_pg_running; then
-  pgstac_log "stopping PostgreSQL on port $PGSTAC_PG_PORT ($PGSTAC_PGDATA)"
+  svc_log "stopping PostgreSQL on port $PGSTAC_PG_PORT ($PGSTAC_PGDATA)"
   if ! pgstac_as_postgres "$PGSTAC_PG_BIN/pg_ctl" -D "$PGSTAC_PGDATA" -m fast -w -t "$PGSTAC_STOP_TIMEOUT" stop >/dev/null 2>&1 9>&-; then
-    pgstac_log "no clean shutdown within $PGSTAC_STOP_TIMEOUT s; stopping it immediately"
+    svc_log "no clean shutdown within $PGSTAC_STOP_TIMEOUT s; stopping it immediately"
     pgstac_as_postgres "$PGSTAC_PG_BIN/pg_ctl" -D "$PGSTAC_PGDATA" -m immediate -w -t "$PGSTAC_STOP_TIMEOUT" stop >/dev/null 2>&1 9>&- ||
-      pgstac_die "PostgreSQL in $PGSTAC_PGDATA did not stop (see $PGSTAC_PG_LOG)"
+      svc_die "PostgreSQL in $PGSTAC_PGDATA did not stop (see $PGSTAC_PG_LOG)"
   fi
 else
-  pgstac_log "no PostgreSQL of ours running on port $PGSTAC_PG_PORT"
+  svc_log "no PostgreSQL of ours running on port $PGSTAC_PG_PORT"
 fi
-pgstac_log "stopped"
+svc_log "stopped"

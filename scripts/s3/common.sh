@@ -17,6 +17,9 @@
 
 S3_SCRIPTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 S3_REPO_ROOT="$(cd "$S3_SCRIPTS_DIR/../.." && pwd)"
+SVC_NAME=s3
+# shellcheck source=../lib/service.sh
+source "$S3_SCRIPTS_DIR/../lib/service.sh"
 
 S3_HOST="${S3_HOST:-127.0.0.1}"
 S3_PORT="${S3_PORT:-9000}"
@@ -48,43 +51,15 @@ S3_LOG_FILE="$S3_RUN_DIR/s3proxy-$S3_PORT.log"     # the JVM's stdout and stderr
 S3_CONFIG_FILE="$S3_RUN_DIR/s3proxy-$S3_PORT.conf"
 S3_LOCK_FILE="$S3_RUN_DIR/s3proxy-$S3_PORT.lock"
 
-s3_log() { printf '[s3] %s\n' "$*"; }
-s3_die() { printf '[s3] ERROR: %s\n' "$*" >&2; exit 1; }
+# Serialises start.sh and stop.sh for one port.
+s3_lock() { svc_lock "$S3_LOCK_FILE" 180 "the S3 server on port $S3_PORT"; }
 
-# Serialises start.sh and stop.sh for one port (parallel test workers may call them at once).
-# fd 9 must not leak into the server: start.sh closes it when launching the JVM.
-s3_lock() {
-  mkdir -p "$S3_RUN_DIR"
-  exec 9>"$S3_LOCK_FILE"
-  flock -w 180 9 || s3_die "another start/stop of the S3 server on port $S3_PORT holds $S3_LOCK_FILE for over 180 s"
-}
-
-# Succeeds while the process lives (a zombie counts as dead).
-s3_alive() {
-  kill -0 "$1" 2>/dev/null || return 1
-  [ "$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null)" != Z ]
-}
-
-# Prints the pid in the pid file when that process is alive and is our S3Proxy; fails otherwise.
-s3_running_pid() {
-  local pid
-  [ -f "$S3_PID_FILE" ] || return 1
-  pid="$(cat "$S3_PID_FILE" 2>/dev/null)"
-  case "$pid" in ''|*[!0-9]*) return 1 ;; esac
-  s3_alive "$pid" || return 1
-  # guard against a recycled pid: the process must be a JVM running org.gaul.s3proxy.Main
-  tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q 'org\.gaul\.s3proxy\.Main' || return 1
-  echo "$pid"
-}
-
-# Succeeds when something accepts TCP connections on host:port.
-s3_port_open() {
-  (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null
-}
+# Prints the pid in the pid file when that process is alive and is a JVM running org.gaul.s3proxy.Main.
+s3_running_pid() { svc_pid_from "$S3_PID_FILE" 'org\.gaul\.s3proxy\.Main'; }
 
 # Succeeds when an S3 endpoint answers on the port: GET / returns an S3 answer (a bucket list, or an
 # S3 XML error such as AccessDenied for an anonymous request) with an x-amz-request-id header.
 s3_answers() {
-  command -v curl >/dev/null || { s3_port_open "$S3_HOST" "$S3_PORT"; return; }
+  command -v curl >/dev/null || { svc_port_open "$S3_HOST" "$S3_PORT"; return; }
   curl -s -m 3 -o /dev/null -D - "$S3_ENDPOINT/" 2>/dev/null | grep -qi '^x-amz-request-id:'
 }

@@ -20,58 +20,17 @@ set -euo pipefail
 # shellcheck source=common.sh
 source "$(dirname "$0")/common.sh"
 
-SUDO=""
-if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
-
-apt_install() {
-  command -v apt-get >/dev/null || s3_die "$* missing and apt-get is not available: install it by hand"
-  s3_log "apt-get install $*"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-}
-
-# --- Java -------------------------------------------------------------------------------------------
-command -v java >/dev/null || apt_install openjdk-17-jre-headless
-java_major="$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.specification\.version = //p')"
-case "$java_major" in
-  1.*|[0-9]|1[0-6]) s3_die "S3Proxy $S3PROXY_VERSION needs Java 17 or later; java on PATH is $java_major" ;;
-esac
+svc_require_java 17 "S3Proxy $S3PROXY_VERSION"
 
 # --- the server's jars, from Maven Central, cached ----------------------------------------------------
 fetch_jars() {
-  local stamp="$S3_LIBS/.pom.sha256" want
-  want="$(sha256sum "$S3_SCRIPTS_DIR/pom.xml" | cut -d' ' -f1)"
-  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
-  mkdir -p "$S3_CACHE_DIR"
-  exec 8>"$S3_CACHE_DIR/fetch.lock"
-  flock -w 600 8 || s3_die "another fetch holds $S3_CACHE_DIR/fetch.lock for over 600 s"
-  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then exec 8>&-; return 0; fi
-  command -v mvn >/dev/null || apt_install maven
-  local t0=$SECONDS tmp="$S3_LIBS.tmp.$$" repo="$S3_CACHE_DIR/m2.$$"
-  s3_log "fetching S3Proxy $S3PROXY_VERSION jars from Maven Central into $S3_LIBS"
-  rm -rf "$tmp"
-  # a private local repository, deleted afterwards: the libs folder is the cache
-  if ! mvn -q -B -f "$S3_SCRIPTS_DIR/pom.xml" -Dmaven.repo.local="$repo" \
-       dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" \
-       > "$S3_CACHE_DIR/fetch.log" 2>&1; then
-    tail -n 40 "$S3_CACHE_DIR/fetch.log" >&2
-    rm -rf "$tmp" "$repo"
-    s3_die "could not fetch the S3Proxy jars from Maven Central (full output: $S3_CACHE_DIR/fetch.log)"
-  fi
-  rm -rf "$repo"
-  [ -f "$tmp/s3proxy-$S3PROXY_VERSION.jar" ] || s3_die "Maven finished but $tmp has no s3proxy-$S3PROXY_VERSION.jar"
-  echo "$want" > "$tmp/.pom.sha256"
-  rm -rf "$S3_LIBS"
-  mkdir -p "$(dirname "$S3_LIBS")"
-  mv "$tmp" "$S3_LIBS"
-  exec 8>&-
-  s3_log "fetched $(find "$S3_LIBS" -name '*.jar' | wc -l) jars ($(du -sh "$S3_LIBS" | cut -f1)) in $((SECONDS - t0)) s"
+  svc_fetch_maven_jars "$S3_SCRIPTS_DIR/pom.xml" "$S3_CACHE_DIR" "$S3_LIBS" "s3proxy-$S3PROXY_VERSION.jar" "S3Proxy $S3PROXY_VERSION"
 }
 
 fail_start() {
   echo "[s3] ---- last lines of $S3_LOG_FILE ----" >&2
   tail -n 30 "$S3_LOG_FILE" >&2 2>/dev/null || true
-  s3_die "$1"
+  svc_die "$1"
 }
 
 # --- start ----------------------------------------------------------------------------------------------
@@ -79,20 +38,20 @@ s3_lock
 
 if pid="$(s3_running_pid)"; then
   if s3_answers; then
-    s3_log "an S3 server is already running on $S3_ENDPOINT (pid $pid)"
+    svc_log "an S3 server is already running on $S3_ENDPOINT (pid $pid)"
     echo "$S3_ENDPOINT"
     exit 0
   fi
-  s3_log "server pid $pid is alive but not answering yet; waiting for it"
+  svc_log "server pid $pid is alive but not answering yet; waiting for it"
 else
   rm -f "$S3_PID_FILE"
-  if s3_port_open "$S3_HOST" "$S3_PORT"; then
+  if svc_port_open "$S3_HOST" "$S3_PORT"; then
     if s3_answers; then
-      s3_log "an S3 server not started by this script already answers on $S3_ENDPOINT; using it"
+      svc_log "an S3 server not started by this script already answers on $S3_ENDPOINT; using it"
       echo "$S3_ENDPOINT"
       exit 0
     fi
-    s3_die "port $S3_HOST:$S3_PORT is taken by something that is not an S3 server; set S3_PORT to another port"
+    svc_die "port $S3_HOST:$S3_PORT is taken by something that is not an S3 server; set S3_PORT to another port"
   fi
 
   fetch_jars
@@ -114,7 +73,7 @@ jclouds.filesystem.basedir=$S3_DATA_DIR
 CONF
   umask 022
 
-  s3_log "starting S3Proxy $S3PROXY_VERSION on $S3_ENDPOINT (auth $S3_AUTH, data $S3_DATA_DIR, log $S3_LOG_FILE)"
+  svc_log "starting S3Proxy $S3PROXY_VERSION on $S3_ENDPOINT (auth $S3_AUTH, data $S3_DATA_DIR, log $S3_LOG_FILE)"
   # setsid: its own session, so that the server outlives this shell and the caller's process group;
   # the inner bash records its own pid, then becomes the JVM (exec), so the pid file names the JVM.
   # shellcheck disable=SC2086 # the *_OPTS are lists of JVM flags
@@ -130,7 +89,7 @@ fi
 
 deadline=$((SECONDS + S3_START_TIMEOUT))
 until s3_answers; do
-  if ! s3_alive "$pid"; then
+  if ! svc_alive "$pid"; then
     rm -f "$S3_PID_FILE"
     fail_start "the server (pid $pid) exited during startup"
   fi
@@ -139,5 +98,5 @@ until s3_answers; do
   fi
   sleep 0.3
 done
-s3_log "ready on $S3_ENDPOINT (pid $pid) in $((SECONDS - ${t0:-$SECONDS})) s"
+svc_log "ready on $S3_ENDPOINT (pid $pid) in $((SECONDS - ${t0:-$SECONDS})) s"
 echo "$S3_ENDPOINT"

@@ -11,26 +11,15 @@ s3_lock
 
 if ! pid="$(s3_running_pid)"; then
   rm -f "$S3_PID_FILE"
-  if s3_port_open "$S3_HOST" "$S3_PORT"; then
-    s3_log "no server started by scripts/s3/start.sh on port $S3_PORT, but something listens there; leaving it alone"
+  if svc_port_open "$S3_HOST" "$S3_PORT"; then
+    svc_log "no server started by scripts/s3/start.sh on port $S3_PORT, but something listens there; leaving it alone"
   else
-    s3_log "no S3 server running on port $S3_PORT"
+    svc_log "no S3 server running on port $S3_PORT"
   fi
   exit 0
 fi
 
-s3_log "stopping the S3 server on port $S3_PORT (pid $pid)"
-kill -TERM "$pid" 2>/dev/null || true
-deadline=$((SECONDS + S3_STOP_TIMEOUT))
-while s3_alive "$pid"; do
-  if [ "$SECONDS" -ge "$deadline" ]; then
-    s3_log "still alive after $S3_STOP_TIMEOUT s; sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do s3_alive "$pid" || break; sleep 0.1; done
-    break
-  fi
-  sleep 0.2
-done
-s3_alive "$pid" && s3_die "pid $pid survived SIGKILL"
+svc_log "stopping the S3 server on port $S3_PORT (pid $pid)"
+svc_stop_pid "$pid" "$S3_STOP_TIMEOUT"
 rm -f "$S3_PID_FILE"
-s3_log "stopped"
+svc_log "stopped"
