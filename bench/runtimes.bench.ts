@@ -96,6 +96,28 @@ export default async function bench(): Promise<Record<string, unknown>> {
     }
     await session.dispose();
   }
+  // The CPU default on one thread, against one core's peak: how well its convolution kernels use a
+  // core, apart from how it scales across cores.
+  const onnx = registeredRuntimes().find((r) => r.name === 'onnx');
+  if (onnx && (await onnx.available()).ok && 'perCore' in peak) {
+    const session = await onnx.load(pkg, { threads: 1 });
+    const side = quick ? 64 : 128;
+    const rng = new Rng(3);
+    const x = Float32Array.from({ length: 10 * side * side }, () => rng.uniform(0, 1));
+    await session.run(x, 1, side, side);
+    const times: number[] = [];
+    for (let i = 0; i < (quick ? 1 : 5); i++) {
+      const t0 = performance.now();
+      await session.run(x, 1, side, side);
+      times.push((performance.now() - t0) / 1000);
+    }
+    await session.dispose();
+    const s = Math.min(...times);
+    const gflops = (side * side * flopPerPixel) / s / 1e9;
+    const r = { runtime: 'onnx', threads: 1, input: `${side}x${side}`, secondsPerPass: +s.toFixed(4), gflops: +gflops.toFixed(1), fractionOfOneCorePeak: +(gflops / peak.perCore).toFixed(3) };
+    process.stderr.write(`runtimes: ${JSON.stringify(r)}\n`);
+    results.push(r);
+  }
   return {
     network: 'DSen2 20 m (6 ResBlocks x 128 filters, 10 -> 6 bands)',
     flopPerOutputPixel: flopPerPixel,
