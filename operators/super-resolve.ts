@@ -49,6 +49,11 @@ export class SessionPool implements SessionProvider {
   async acquire(model: ModelPackage): Promise<{ session: Session; release: () => Promise<void> }> {
     const key = `${model.manifest.id}@${model.manifest.version}@${model.dir ?? 'memory'}`;
     let s = this.sessions.get(key);
+    // A session whose worker died (out of memory, a native crash) fails one scene, not every later one.
+    if (s && (await s.catch(() => null))?.broken?.()) {
+      this.sessions.delete(key);
+      s = undefined;
+    }
     if (!s) {
       s = pickRuntime(this.runtime).then((rt) => rt.load(model, this.threads ? { threads: this.threads } : {}));
       this.sessions.set(key, s);

@@ -45,6 +45,10 @@ class OrtSession implements Session {
   async dispose(): Promise<void> {
     await this.worker.close();
   }
+
+  broken(): boolean {
+    return this.worker.failed;
+  }
 }
 
 function makeRuntime(name: string, provider: 'cpu' | 'cuda'): Runtime {

@@ -103,6 +103,11 @@ export class OrtWorker {
     return w;
   }
 
+  /** True once the worker has failed or been closed: runs are refused from then on. */
+  get failed(): boolean {
+    return this.failure !== null;
+  }
+
   /** Runs the network on an NCHW float32 input (copied to the worker); resolves with the output. */
   run(input: Float32Array, dims: readonly number[]): Promise<Float32Array> {
     if (this.failure) return Promise.reject(this.failure);

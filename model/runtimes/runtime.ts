@@ -13,6 +13,8 @@ export interface Session {
   run(input: Float32Array, batch: number, height: number, width: number): Promise<Float32Array>;
   /** Frees the session's memory. */
   dispose(): Promise<void>;
+  /** True once the session can no longer run (its worker died, or it was disposed): load a new one. */
+  broken?(): boolean;
 }
 
 /** Options for loading a session. */

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { runReference } from '../../model/reference.js';
 import { Rng } from '../../model/random.js';
 import { onnxCpuRuntime } from '../../model/runtimes/onnxruntime.js';
+import { SessionPool } from '../../operators/super-resolve.js';
 import { satellites } from '../../satellites/registry.js';
 import { tinyDsen2 } from '../helpers/models.js';
 
@@ -70,5 +71,25 @@ describe('onnxruntime worker sessions', async () => {
     expect(y.length).toBe(6 * 8 * 8);
     await session.dispose();
     await expect(session.run(new Float32Array(c * 8 * 8), 1, 8, 8)).rejects.toThrow(/disposed/);
+  });
+
+  it.skipIf(!ok)('a session pool replaces a session that can no longer run', async () => {
+    const pkg = tinyDsen2(s2, '20m', 2, 16, 7);
+    const c = pkg.manifest.graph.inputChannels;
+    const pool = new SessionPool('onnx', 1);
+    try {
+      const first = (await pool.acquire(pkg)).session;
+      expect(first.broken?.()).toBe(false);
+      expect((await pool.acquire(pkg)).session).toBe(first);
+      // As if its worker had died: the pool must not hand it out again.
+      await first.dispose();
+      expect(first.broken?.()).toBe(true);
+      const second = (await pool.acquire(pkg)).session;
+      expect(second).not.toBe(first);
+      const y = await second.run(new Float32Array(c * 8 * 8).fill(1), 1, 8, 8);
+      expect(y.length).toBe(6 * 8 * 8);
+    } finally {
+      await pool.close();
+    }
   });
 });
