@@ -292,6 +292,34 @@ export interface PatchStreamOptions {
   readonly regionsPerChunk?: number;
   /** Give up after this many regions in a row gave no usable patch (default 200). */
   readonly maxEmptyRegions?: number;
+  /**
+   * Each patch turned by a random one of the 8 rotations and mirrorings of the square (input and label
+   * alike): eight times the distinct examples from the same scenes, for a network that should not care
+   * about orientation. Default off (as DSen2).
+   */
+  readonly augment?: boolean;
+}
+
+/** A patch rotated and mirrored: transform t in 0..7 (bit 0: mirror columns, bit 1: mirror rows, bit 2: swap axes). */
+export function orientPatch(p: Patch, t: number): Patch {
+  if (t === 0) return p;
+  const n = p.size;
+  const turn = (src: Float32Array): Float32Array => {
+    const c = src.length / (n * n);
+    const out = new Float32Array(src.length);
+    for (let y = 0; y < n; y++) {
+      for (let x = 0; x < n; x++) {
+        let sx = t & 1 ? n - 1 - x : x;
+        let sy = t & 2 ? n - 1 - y : y;
+        if (t & 4) [sx, sy] = [sy, sx];
+        const o = (y * n + x) * c;
+        const i = (sy * n + sx) * c;
+        for (let k = 0; k < c; k++) out[o + k] = src[i + k];
+      }
+    }
+    return out;
+  };
+  return { ...p, input: turn(p.input), label: turn(p.label) };
 }
 
 /** Where a patch stream is: the generator state when the current chunk began and how many of its patches were used. */
@@ -316,6 +344,7 @@ export class PatchStream {
   private readonly perRegion: number;
   private readonly regionsPerChunk: number;
   private readonly maxEmpty: number;
+  private readonly augment: boolean;
   /** Patch positions rejected so far (nodata, saturation). */
   rejected = 0;
   /** Regions read so far. */
@@ -338,6 +367,7 @@ export class PatchStream {
     this.perRegion = options.patchesPerRegion ?? areas;
     this.regionsPerChunk = options.regionsPerChunk ?? 8;
     this.maxEmpty = options.maxEmptyRegions ?? 200;
+    this.augment = options.augment ?? false;
     if (!(this.perRegion >= 1 && this.regionsPerChunk >= 1)) throw new Error('patches per region and regions per chunk must be at least 1');
   }
 
@@ -363,7 +393,7 @@ export class PatchStream {
         const { x, y } = src.drawIn(rng, win);
         const p = src.cut(region, x, y, s);
         if (p) {
-          chunk.push(p);
+          chunk.push(this.augment ? orientPatch(p, rng.int(8)) : p);
           got++;
         } else this.rejected++;
       }

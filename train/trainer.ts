@@ -70,6 +70,8 @@ export interface TrainOptions {
   readonly patchSize?: number;
   readonly degrade?: DegradeOptions;
   readonly stream?: PatchStreamOptions;
+  /** Random rotations and mirrorings of the training patches (PatchStreamOptions.augment); a resumed run keeps its setting unless given. */
+  readonly augment?: boolean;
   /** A checkpoint folder, a trained model folder holding one, or a model package to fine-tune. */
   readonly resume?: string;
   /** How DN become network values, for a new model (default DSen2's: (DN + dnOffset) / 2000). */
@@ -256,7 +258,8 @@ export class TrainingRun extends EventEmitter {
     const optimizerKind: OptimizerKind = ck ? ck.state.optimizer.kind : (o.optimizer ?? 'nadam');
     const epochs = o.epochs ?? (typeof cfg.epochs === 'number' ? cfg.epochs : 50);
     const degrade: DegradeOptions = o.degrade ?? ((cfg.degrade as DegradeOptions | undefined) ?? {});
-    const streamOpts: PatchStreamOptions = o.stream ?? ((cfg.stream as PatchStreamOptions | undefined) ?? {});
+    const streamBase: PatchStreamOptions = o.stream ?? ((cfg.stream as PatchStreamOptions | undefined) ?? {});
+    const streamOpts: PatchStreamOptions = o.augment === undefined ? streamBase : { ...streamBase, augment: o.augment };
     const plateau: PlateauSettings = { factor: 0.5, patience: 5, minDelta: 1e-6, cooldown: 0, minLr: 1e-5, ...((cfg.plateau as PlateauSettings | undefined) ?? {}), ...(o.plateau ?? {}) };
     for (const [k, v] of [['epochs', epochs], ['batch', batchSize], ['patch size', patchSize]] as const) {
       if (!Number.isInteger(v) || v < 1) throw new Error(`${k} must be a positive integer, got ${v}`);

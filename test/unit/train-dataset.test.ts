@@ -10,7 +10,7 @@ import type { Session } from '../../model/runtimes/runtime.js';
 import { sharpenGroup } from '../../patches/sharpen.js';
 import type { PixelWindow } from '../../raster/grid.js';
 import { satellites } from '../../satellites/registry.js';
-import { defaultPatchSize, findGroup, groupBands, PatchSource, PatchStream, regionSplit, toBatch, type Patch, type PatchModel } from '../../train/dataset.js';
+import { defaultPatchSize, findGroup, groupBands, orientPatch, PatchSource, PatchStream, regionSplit, toBatch, type Patch, type PatchModel } from '../../train/dataset.js';
 import { syntheticScene, MemoryBandSource } from '../../train/synthetic.js';
 import { degradeScene } from '../../train/wald.js';
 
@@ -141,12 +141,65 @@ describe('PatchStream', () => {
     }
   });
 
+  it('with augment, turns patches by random rotations and mirrorings, reproducibly and resumably', async () => {
+    const aug = { ...opts, augment: true };
+    const plain = new PatchStream(sources(), 42, opts);
+    const turned = new PatchStream(sources(), 42, aug);
+    const again = new PatchStream(sources(), 42, aug);
+    let differs = 0;
+    const sums: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const p = await turned.next();
+      const q = await again.next();
+      expect(Array.from(q.input)).toEqual(Array.from(p.input));
+      sums.push(p.input.reduce((x, v) => x + v, 0));
+      const r = await plain.next();
+      if (p.input.some((v, k) => v !== r.input[k])) differs++;
+    }
+    expect(differs).toBeGreaterThan(0);
+    // Resumed mid-chunk, the stream gives the same turned patches.
+    const first = new PatchStream(sources(), 42, aug);
+    for (let i = 0; i < 11; i++) await first.next();
+    const resumed = new PatchStream(sources(), JSON.parse(JSON.stringify(first.state)), aug);
+    for (let i = 11; i < 30; i++) expect((await resumed.next()).input.reduce((x, v) => x + v, 0)).toBeCloseTo(sums[i], 6);
+  });
+
   it('stacks patches into NHWC batches', async () => {
     const s = new PatchStream(sources(), 1, opts);
     const batch = await s.batch(3);
     expect([batch.n, batch.size, batch.channels, batch.outputs]).toEqual([3, 32, 10, 6]);
     expect(batch.input.length).toBe(3 * 32 * 32 * 10);
     expect(() => toBatch([])).toThrow(/empty batch/);
+  });
+});
+
+describe('orientPatch', () => {
+  // A 3x3 patch with 2 input channels and 1 label channel; the label is input channel 0.
+  const n = 3;
+  const input = Float32Array.from({ length: n * n * 2 }, (_, i) => (i % 2 === 0 ? i / 2 : 100 + i));
+  const label = Float32Array.from({ length: n * n }, (_, i) => input[i * 2]);
+  const base: Patch = { input, label, size: n, scene: 0, x: 0, y: 0 };
+  const at = (a: Float32Array, c: number, y: number, x: number, channels: number) => a[(y * n + x) * channels + c];
+
+  it('gives the 8 distinct orientations, each a rearrangement of the same pixels, input and label together', () => {
+    const seen = new Set<string>();
+    for (let t = 0; t < 8; t++) {
+      const p = orientPatch(base, t);
+      seen.add(Array.from(p.label).join(','));
+      expect(Array.from(p.label).sort((u, v) => u - v)).toEqual(Array.from(label).sort((u, v) => u - v));
+      for (let y = 0; y < n; y++) for (let x = 0; x < n; x++) expect(at(p.label, 0, y, x, 1)).toBe(at(p.input, 0, y, x, 2));
+    }
+    expect(seen.size).toBe(8);
+    expect(orientPatch(base, 0)).toBe(base);
+  });
+
+  it('maps pixels as documented: bit 0 mirrors columns, bit 1 rows, bit 2 swaps axes', () => {
+    const v = (t: number, y: number, x: number) => at(orientPatch(base, t).label, 0, y, x, 1);
+    const o = (y: number, x: number) => at(label, 0, y, x, 1);
+    expect(v(1, 0, 0)).toBe(o(0, 2));
+    expect(v(2, 0, 0)).toBe(o(2, 0));
+    expect(v(4, 0, 1)).toBe(o(1, 0));
+    expect(v(4, 2, 0)).toBe(o(0, 2));
   });
 });
 
