@@ -35,6 +35,7 @@ export interface TrainJobArgs {
   readonly stepsPerEpoch?: number;
   readonly valPatches?: number;
   readonly patchSize?: number;
+  readonly augment?: boolean;
   readonly batch?: number;
   readonly lr?: number;
   readonly optimizer?: 'nadam' | 'adam';
@@ -204,6 +205,7 @@ export class TrainingJobs {
           ...(a.stepsPerEpoch !== undefined ? { stepsPerEpoch: a.stepsPerEpoch } : {}),
           ...(a.valPatches !== undefined ? { valPatches: a.valPatches } : {}),
           ...(a.patchSize !== undefined ? { patchSize: a.patchSize } : {}),
+          ...(a.augment !== undefined ? { augment: a.augment } : {}),
           ...(a.batch !== undefined ? { batch: a.batch } : {}),
           ...(a.lr !== undefined ? { lr: a.lr } : {}),
           ...(a.optimizer ? { optimizer: a.optimizer } : {}),

@@ -123,7 +123,7 @@ const lines = [
   `| outputs | ${model.manifest.outputs.join(', ')} |`,
   `| architecture | ${arch.type === 'dsen2' ? `DSen2 ResNet, ${arch.blocks} blocks x ${arch.filters} filters, residual scale ${arch.residualScale}, global skip` : arch.type}; ${String(t.parameters ?? '?')} parameters |`,
   `| normalisation | (DN + offset) / ${model.manifest.normalisation.divisor} |`,
-  `| training | Wald's protocol, L1 loss, ${String((t.optimizer as { kind?: string } | undefined)?.kind ?? '?')}, ${String(t.epochs ?? '?')} epochs of ${String(t.patchesPerEpoch ?? '?')} patches of ${String(t.patchSize ?? '?')} px (best epoch ${String(t.bestEpoch ?? '?')}), ${hours} on ${values.hardware ?? `${cpus().length} cores of ${cpus()[0]?.model ?? 'a CPU'}`}, runtime ${String(t.runtime ?? '?')} |`,
+  `| training | Wald's protocol, L1 loss, ${String((t.optimizer as { kind?: string } | undefined)?.kind ?? '?')}, ${String(t.epochs ?? '?')} epochs of ${String(t.patchesPerEpoch ?? '?')} patches of ${String(t.patchSize ?? '?')} px${t.augment === true ? ' turned by random rotations and mirrorings' : ''} (best epoch ${String(t.bestEpoch ?? '?')}), ${hours} on ${values.hardware ?? `${cpus().length} cores of ${cpus()[0]?.model ?? 'a CPU'}`}, runtime ${String(t.runtime ?? '?')} |`,
   '',
   '## Data',
   '',

@@ -416,6 +416,7 @@ export class TrainingRun extends EventEmitter {
             patchSize,
             patchesPerScene,
             patchesPerEpoch: stepsPerEpoch * batchSize,
+            augment: streamOpts.augment ?? false,
             stepsPerEpoch,
             batch: batchSize,
             valPatches,

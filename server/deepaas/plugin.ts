@@ -189,6 +189,7 @@ function jobArgs(a: Record<string, unknown>): TrainJobArgs {
     stepsPerEpoch: num('steps_per_epoch'),
     valPatches: num('val_patches'),
     patchSize: num('patch_size'),
+    augment: typeof a.augment === 'boolean' ? a.augment : undefined,
     batch: num('batch'),
     lr: num('lr'),
     optimizer: str('optimizer'),

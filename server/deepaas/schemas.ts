@@ -192,6 +192,7 @@ export const trainArgsSchema = {
     steps_per_epoch: { type: 'integer', minimum: 1, maximum: 10000000 },
     val_patches: { type: 'integer', minimum: 1, maximum: 10000000 },
     patch_size: { type: 'integer', minimum: 4, maximum: 1024 },
+    augment: { type: 'boolean', description: 'Turn each training patch by a random rotation or mirroring (default false)' },
     batch: { type: 'integer', minimum: 1, maximum: 4096 },
     lr: { type: 'number', minimum: 1e-9, maximum: 1 },
     optimizer: { type: 'string', enum: ['nadam', 'adam'] },

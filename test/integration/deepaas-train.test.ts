@@ -104,7 +104,7 @@ describe.skipIf(missing)('DEEPaaS v2 API: training jobs', () => {
   });
 
   it('finishes a training and publishes the model, which the models route then lists', async () => {
-    const res = await fetch(`${server.url}/v2/models/dsen2/train/`, { method: 'POST', headers, body: JSON.stringify({ ...base, epochs: 2, id: 'ben-tiny' }) });
+    const res = await fetch(`${server.url}/v2/models/dsen2/train/`, { method: 'POST', headers, body: JSON.stringify({ ...base, epochs: 2, id: 'ben-tiny', augment: true }) });
     const job = (await res.json()) as Training;
     expect(res.status, JSON.stringify(job)).toBe(201);
     const done = await waitFor(`${server.url}/v2/models/dsen2/train/${job.uuid}`, (t) => t.status === 'done', 'a finished training');
@@ -114,12 +114,13 @@ describe.skipIf(missing)('DEEPaaS v2 API: training jobs', () => {
     expect(done.links).toContainEqual(expect.objectContaining({ rel: 'model', href: `${server.url}/v2/models/ben-tiny/` }));
     const manifest = JSON.parse(readFileSync(join(modelsDir, 'ben-tiny', 'model.json'), 'utf8')) as Json & { training: Json };
     expect(manifest).toMatchObject({ id: 'ben-tiny', satellite: 'sentinel-2-l2a', group: '20m' });
-    expect(manifest.training).toMatchObject({ status: 'finished', epochs: 2 });
+    expect(manifest.training).toMatchObject({ status: 'finished', epochs: 2, augment: true });
+    expect(done.args).toMatchObject({ augment: true });
     const meta = await fetch(`${server.url}/v2/models/ben-tiny/`);
     expect(meta.status).toBe(200);
     expect(await meta.json()).toMatchObject({ name: 'ben-tiny', satellite: 'sentinel-2-l2a', trainable: true });
     // The id is taken now.
-    const again = await fetch(`${server.url}/v2/models/dsen2/train/`, { method: 'POST', headers, body: JSON.stringify({ ...base, epochs: 2, id: 'ben-tiny' }) });
+    const again = await fetch(`${server.url}/v2/models/dsen2/train/`, { method: 'POST', headers, body: JSON.stringify({ ...base, epochs: 2, id: 'ben-tiny', augment: true }) });
     expect(again.status).toBe(409);
   });
 
