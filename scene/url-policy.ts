@@ -133,3 +133,24 @@ export function publicUrlsOnly(options: UrlPolicyOptions = {}): UrlCheck {
     }
   };
 }
+
+/** Most redirects fetchChecked follows. */
+export const MAX_REDIRECTS = 5;
+
+/**
+ * fetch() that follows redirects itself so that every hop passes `check` (without a check, plain fetch).
+ * Rejects with UrlRefusedError for a refused hop, or an Error after MAX_REDIRECTS redirects.
+ */
+export async function fetchChecked(url: string, init: RequestInit = {}, check?: UrlCheck): Promise<Response> {
+  if (!check) return fetch(url, init);
+  let current = url;
+  for (let hop = 0; ; hop++) {
+    await check(current);
+    const res = await fetch(current, { ...init, redirect: 'manual' });
+    const location = res.headers.get('location');
+    if (res.status < 300 || res.status >= 400 || !location) return res;
+    await res.body?.cancel().catch(() => undefined);
+    if (hop >= MAX_REDIRECTS) throw new Error(`${url}: more than ${MAX_REDIRECTS} redirects`);
+    current = new URL(location, current).href;
+  }
+}

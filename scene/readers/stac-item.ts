@@ -15,6 +15,7 @@ import { metadataDnOffset } from '../radiometry.js';
 import type { ReaderContext, SceneReader } from '../reader.js';
 import { openGeoTiffBand } from '../sources/geotiff.js';
 import { SceneError, type Scene, type SceneBand, type SceneMetadata } from '../types.js';
+import { fetchChecked, UrlRefusedError, type UrlCheck } from '../url-policy.js';
 
 /** A STAC item is small; refuse to read more than this as one. */
 const MAX_ITEM_BYTES = 16 * 1024 * 1024;
@@ -57,15 +58,16 @@ async function readBounded(res: Response, limit: number, uri: string): Promise<B
 }
 
 /** Reads a STAC item (file or URL) and checks that it is one: a Feature with assets. */
-export async function loadStacItem(input: string, headers: Readonly<Record<string, string>> = {}): Promise<LoadedStacItem> {
+export async function loadStacItem(input: string, headers: Readonly<Record<string, string>> = {}, checkUrl?: UrlCheck): Promise<LoadedStacItem> {
   let text: string;
   let location: string;
   if (isUrl(input)) {
     location = input;
     let res: Response;
     try {
-      res = await fetch(input, { headers: { Accept: 'application/geo+json, application/json', ...headers }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+      res = await fetchChecked(input, { headers: { Accept: 'application/geo+json, application/json', ...headers }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }, checkUrl);
     } catch (e) {
+      if (e instanceof UrlRefusedError) throw e;
       throw new SceneError(input, `cannot fetch STAC item: ${(e as Error).message}`, { cause: e });
     }
     if (!res.ok) {
@@ -194,13 +196,14 @@ const TIFF_MAGIC = ['49492a00', '4d4d002a', '49492b00', '4d4d002b'];
  * Checks that an asset can be read as a GeoTIFF before geotiff.js opens it: it exists, its first bytes
  * are a TIFF header, and a remote server honours HTTP Range (so no whole file is ever downloaded).
  */
-export async function probeAsset(uri: string, key: string, headers: Readonly<Record<string, string>> = {}): Promise<void> {
+export async function probeAsset(uri: string, key: string, headers: Readonly<Record<string, string>> = {}, checkUrl?: UrlCheck): Promise<void> {
   let head: Buffer;
   if (isUrl(uri)) {
     let res: Response;
     try {
-      res = await fetch(uri, { headers: { ...headers, Range: 'bytes=0-7' }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+      res = await fetchChecked(uri, { headers: { ...headers, Range: 'bytes=0-7' }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }, checkUrl);
     } catch (e) {
+      if (e instanceof UrlRefusedError) throw e;
       throw new SceneError(uri, `asset "${key}" cannot be fetched: ${(e as Error).message}`, { cause: e });
     }
     if (res.status === 200) {
@@ -259,7 +262,7 @@ function itemMetadata(item: Json): SceneMetadata {
 /** Opens a STAC item (local file or URL) as a scene, reading its band assets as COGs. */
 export async function openStacItem(input: string, ctx: ReaderContext): Promise<Scene> {
   const headers = ctx.headers ?? {};
-  const { item, location } = await loadStacItem(input, headers);
+  const { item, location } = await loadStacItem(input, headers, ctx.checkUrl);
   const satellite = detectItemSatellite(input, item, ctx);
   const assets = item.assets as Json;
   const props = item.properties as Json;
@@ -299,7 +302,8 @@ export async function openStacItem(input: string, ctx: ReaderContext): Promise<S
     const check = ctx.checkUrl;
     await Promise.all(resolved.filter((r) => isUrl(r.uri)).map((r) => check(r.uri)));
   }
-  await Promise.all(resolved.map((r) => probeAsset(r.uri, r.key, headers)));
+  // The probe follows redirects hop by hop under the same check.
+  await Promise.all(resolved.map((r) => probeAsset(r.uri, r.key, headers, ctx.checkUrl)));
 
   const opened = await Promise.allSettled(resolved.map((r) => openGeoTiffBand(r.uri, { headers })));
   const bands: SceneBand[] = [];

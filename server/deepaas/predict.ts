@@ -16,7 +16,7 @@ import { intersectWindows, parseWindow, type PixelWindow } from '../../raster/gr
 import { archiveKind } from '../../scene/archive.js';
 import type { InputLimits } from '../../scene/reader.js';
 import type { Scene } from '../../scene/types.js';
-import { UrlRefusedError, type UrlCheck } from '../../scene/url-policy.js';
+import { fetchChecked, UrlRefusedError, type UrlCheck } from '../../scene/url-policy.js';
 
 /** An error with the HTTP status and the STAC-style body the client gets. */
 export class HttpError extends Error {
@@ -267,36 +267,22 @@ export async function cleanTmp(tmp: string): Promise<void> {
   await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
 }
 
-const MAX_REDIRECTS = 5;
-
 /**
  * When a `urls` scene is an archive (.zip, .tar, .tar.gz by its path), downloads it into `tmp` (at
  * most `limitBytes`) and returns the local path; other URLs (STAC items, folders) are read in place.
  */
 export async function fetchArchiveUrl(input: PredictInput, tmp: string, limitBytes: number, signal: AbortSignal, checkUrl?: UrlCheck): Promise<PredictInput> {
   if (!/^https?:\/\//i.test(input.input)) return input;
-  let url = new URL(input.input);
+  const url = new URL(input.input);
   const kind = archiveKind(url.pathname);
   if (!kind) return input;
   let res: Response;
-  // Redirects are followed by hand so that every hop passes the URL check, not only the first.
-  for (let hop = 0; ; hop++) {
-    try {
-      if (checkUrl) await checkUrl(url.href);
-    } catch (e) {
-      if (e instanceof UrlRefusedError) throw new HttpError(400, 'InvalidParameterValue', e.message);
-      throw e;
-    }
-    try {
-      res = await fetch(url, { signal, redirect: 'manual' });
-    } catch (e) {
-      throw new HttpError(422, 'UnreadableScene', `${url.href}: cannot download: ${(e as Error).message}`);
-    }
-    const location = res.headers.get('location');
-    if (res.status < 300 || res.status >= 400 || !location) break;
-    await res.body?.cancel().catch(() => undefined);
-    if (hop >= MAX_REDIRECTS) throw new HttpError(422, 'UnreadableScene', `${input.input}: more than ${MAX_REDIRECTS} redirects`);
-    url = new URL(location, url);
+  try {
+    // Redirects are followed by hand so that every hop passes the URL check, not only the first.
+    res = await fetchChecked(url.href, { signal }, checkUrl);
+  } catch (e) {
+    if (e instanceof UrlRefusedError) throw new HttpError(400, 'InvalidParameterValue', e.message);
+    throw new HttpError(422, 'UnreadableScene', `${url.href}: cannot download: ${(e as Error).message}`);
   }
   if (!res.ok || !res.body) throw new HttpError(422, 'UnreadableScene', `${url.href}: download answered HTTP ${res.status}`);
   const declared = Number(res.headers.get('content-length') ?? 'NaN');

@@ -96,6 +96,32 @@ describe.skipIf(missing)(`DEEPaaS urls and the request-forgery policy${missing ?
     expect(String(l.body.description)).toMatch(/asset "blue" \(band B02\) of a remote item points at a local file/);
   });
 
+  it('checks every redirect of a STAC item and of its assets', async () => {
+    requests.length = 0;
+    routes.set('/item-hop.json', { status: 301, headers: { location: `http://127.0.0.1:${port}/inward.json` } });
+    const r = await predict(`http://localhost:${port}/item-hop.json`);
+    expect(r.status, JSON.stringify(r.body)).toBe(400);
+    expect(String(r.body.description)).toMatch(/127\.0\.0\.1:\d+\/inward\.json: refused/);
+    expect(requests).toEqual(['/item-hop.json']);
+
+    // An item whose assets are on an allowed host that redirects inward.
+    const item = JSON.parse(readFileSync(dataPath(...RIO, 'S2A_29RKH_20200219_0_L2A.json'), 'utf8')) as Json & { assets: Record<string, Json> };
+    for (const asset of Object.values(item.assets)) {
+      const h = String(asset.href);
+      if (h.startsWith('https://')) {
+        const name = h.slice(h.lastIndexOf('/') + 1);
+        asset.href = `http://localhost:${port}/hop/${name}`;
+        routes.set(`/hop/${name}`, { status: 307, headers: { location: `http://127.0.0.1:${port}/${name}` } });
+      }
+    }
+    routes.set('/hop-assets.json', { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(item) });
+    requests.length = 0;
+    const a = await predict(`http://localhost:${port}/hop-assets.json`);
+    expect(a.status, JSON.stringify(a.body)).toBe(400);
+    expect(String(a.body.description)).toMatch(/refused: host 127\.0\.0\.1 is the internal address/);
+    expect(requests.filter((u) => !u.startsWith('/hop'))).toEqual([]);
+  });
+
   it('keeps serving after the refusals', async () => {
     const r = await fetch(`${server.url}/v2/models/`);
     expect(r.status).toBe(200);
