@@ -47,7 +47,7 @@ export class SessionPool implements SessionProvider {
 
   /** The pooled session of a model, loaded on first use. */
   async acquire(model: ModelPackage): Promise<{ session: Session; release: () => Promise<void> }> {
-    const key = `${model.manifest.id}@${model.manifest.version}@${model.dir ?? 'memory'}`;
+    const key = `${model.manifest.id}@${model.manifest.version}#${model.manifest.weights.sha256}@${model.dir ?? 'memory'}`;
     let s = this.sessions.get(key);
     // A session whose worker died (out of memory, a native crash) fails one scene, not every later one.
     if (s && (await s.catch(() => null))?.broken?.()) {

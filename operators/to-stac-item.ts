@@ -84,7 +84,13 @@ export async function toStacItemStage(job: CogJob, options: ToStacItemOptions = 
     cogPath: job.cogPath,
     cogHref: href(basename(job.cogPath)),
     ...(files.thumbnail ? { thumbnailHref: href(basename(files.thumbnail)) } : {}),
-    models: models.map((m) => ({ id: m.manifest.id, version: m.manifest.version, runtime: job.runtime, ...(m.manifest.metrics ? { metrics: m.manifest.metrics } : {}) })),
+    models: models.map((m) => ({
+      id: m.manifest.id,
+      version: m.manifest.version,
+      ...(m.manifest.weights.sha256 ? { weights: m.manifest.weights.sha256 } : {}),
+      runtime: job.runtime,
+      ...(m.manifest.metrics ? { metrics: m.manifest.metrics } : {}),
+    })),
     softwareVersion: packageVersion(),
   });
   if (files.thumbnail && files.thumbnailBicubic) {

@@ -1,8 +1,9 @@
 /**
  * Idempotent output keys: where a scene's outputs go in an output store, derived only from what
- * determines them: the input's id and version, the models (ids and versions) and the region. The same
- * event processed twice lands on the same keys, so a redelivered scene is recognised and skipped;
- * a new model version or a new input version gets new keys and is processed again.
+ * determines them: the input's id and version, the models (ids, versions and weight checksums) and the
+ * region. The same event processed twice lands on the same keys, so a redelivered scene is recognised
+ * and skipped; a new model version, retrained weights or a new input version get new keys and are
+ * processed again.
  *
  *   <collection>/<scene id>_sr-<hash8>/<scene id>_sr.tif   (COG)
  *                                      <scene id>_sr.json  (STAC item, stored last: its presence means done)
@@ -15,7 +16,8 @@ import type { PixelWindow } from '../raster/grid.js';
 export interface OutputKeyInput {
   readonly sceneId: string;
   readonly version?: string;
-  readonly models: readonly { readonly id: string; readonly version: string }[];
+  /** The models; `weights` is the SHA-256 of their weights file, so retrained weights never pass for old ones. */
+  readonly models: readonly { readonly id: string; readonly version: string; readonly weights?: string }[];
   readonly window?: PixelWindow;
   readonly collection: string;
 }
@@ -45,7 +47,7 @@ export function safeName(s: string): string {
 
 /** The short hash of what determines an output (order of models does not matter). */
 export function outputHash(input: Omit<OutputKeyInput, 'collection'>): string {
-  const models = input.models.map((m) => `${m.id}@${m.version}`).sort();
+  const models = input.models.map((m) => `${m.id}@${m.version}${m.weights ? `#${m.weights}` : ''}`).sort();
   const w = input.window ? [input.window.x, input.window.y, input.window.width, input.window.height] : null;
   const text = JSON.stringify({ scene: input.sceneId, version: input.version ?? null, models, window: w });
   return createHash('sha256').update(text).digest('hex').slice(0, 8);

@@ -98,7 +98,7 @@ export function superResolveScenes(deps: StreamDeps): OperatorFunction<Delivery<
         const key = outputKey({
           sceneId: job.event.id,
           ...(job.event.version ? { version: job.event.version } : {}),
-          models: job.plan.models.map((m) => ({ id: m.manifest.id, version: m.manifest.version })),
+          models: job.plan.models.map((m) => ({ id: m.manifest.id, version: m.manifest.version, ...(m.manifest.weights.sha256 ? { weights: m.manifest.weights.sha256 } : {}) })),
           ...(job.event.window ? { window: job.event.window } : {}),
           collection: collection.id,
         });

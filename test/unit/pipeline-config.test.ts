@@ -40,8 +40,13 @@ describe('output keys', () => {
     expect(outputKey({ ...base, models: [...base.models].reverse() })).toEqual(k);
   });
 
-  it('change with the input version, a model version or the region', () => {
+  it('change with the input version, a model version, retrained weights or the region', () => {
     const h = outputHash(base);
+    // Same id and version, other weights (a model retrained in place): another output.
+    const w1 = outputHash({ ...base, models: [{ ...base.models[0], weights: 'aa'.repeat(32) }, base.models[1]] });
+    const w2 = outputHash({ ...base, models: [{ ...base.models[0], weights: 'bb'.repeat(32) }, base.models[1]] });
+    expect(w1).not.toBe(h);
+    expect(w2).not.toBe(w1);
     expect(outputHash({ ...base, version: '2024-01-02' })).not.toBe(h);
     expect(outputHash({ ...base, models: [{ id: 'm20', version: '1.1' }, base.models[1]] })).not.toBe(h);
     expect(outputHash({ ...base, window: { x: 0, y: 0, width: 60, height: 60 } })).not.toBe(h);
