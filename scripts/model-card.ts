@@ -110,6 +110,7 @@ const hours = typeof t.wallSeconds === 'number' ? `${f(t.wallSeconds / 3600, 2)}
 const scenes = ((t.scenes as { id: string; input: string }[] | undefined) ?? []).map((s) => `- ${s.id} (\`${show(s.input)}\`)`);
 const val = (((t.validation as { scenes?: { id: string; input: string }[] } | undefined)?.scenes) ?? []).map((s) => `- ${s.id} (\`${show(s.input)}\`)`);
 const arch = model.manifest.architecture;
+const sessions = (t.sessions as { command?: string }[] | undefined) ?? [];
 const lines = [
   `# ${model.manifest.title ?? model.manifest.id}`,
   '',
@@ -138,8 +139,9 @@ const lines = [
   '## Command',
   '',
   '```sh',
-  showCommand(String(t.command ?? '')),
-  ...(((t.sessions as { command?: string }[] | undefined) ?? []).slice(1).map((s) => `# resumed: ${showCommand(String(s.command ?? ''))}`)),
+  // The first session's command started the training; `t.command` is the latest session's.
+  showCommand(String(sessions[0]?.command ?? t.command ?? '')),
+  ...sessions.slice(1).map((s) => `# resumed: ${showCommand(String(s.command ?? ''))}`),
   '```',
   '',
   '## Quality on held-out scenes (Wald\'s protocol, `sharpstream eval`)',
