@@ -111,6 +111,14 @@ const scenes = ((t.scenes as { id: string; input: string }[] | undefined) ?? [])
 const val = (((t.validation as { scenes?: { id: string; input: string }[] } | undefined)?.scenes) ?? []).map((s) => `- ${s.id} (\`${show(s.input)}\`)`);
 const arch = model.manifest.architecture;
 const sessions = (t.sessions as { command?: string }[] | undefined) ?? [];
+// Augmentation is a per-session setting: say which sessions used it when not all did.
+const augmented = sessions.filter((s) => / --augment\b/.test(s.command ?? '')).length;
+const augmentNote =
+  t.augment !== true && augmented === 0
+    ? ''
+    : augmented > 0 && augmented < sessions.length
+      ? ` (turned by random rotations and mirrorings in the session${augmented > 1 ? 's' : ''} run with --augment)`
+      : ' turned by random rotations and mirrorings';
 const lines = [
   `# ${model.manifest.title ?? model.manifest.id}`,
   '',
@@ -124,7 +132,7 @@ const lines = [
   `| outputs | ${model.manifest.outputs.join(', ')} |`,
   `| architecture | ${arch.type === 'dsen2' ? `DSen2 ResNet, ${arch.blocks} blocks x ${arch.filters} filters, residual scale ${arch.residualScale}, global skip` : arch.type}; ${String(t.parameters ?? '?')} parameters |`,
   `| normalisation | (DN + offset) / ${model.manifest.normalisation.divisor} |`,
-  `| training | Wald's protocol, L1 loss, ${String((t.optimizer as { kind?: string } | undefined)?.kind ?? '?')}, ${String(t.epochs ?? '?')} epochs of ${String(t.patchesPerEpoch ?? '?')} patches of ${String(t.patchSize ?? '?')} px${t.augment === true ? ' turned by random rotations and mirrorings' : ''} (best epoch ${String(t.bestEpoch ?? '?')}), ${hours} on ${values.hardware ?? `${cpus().length} cores of ${cpus()[0]?.model ?? 'a CPU'}`}, runtime ${String(t.runtime ?? '?')} |`,
+  `| training | Wald's protocol, L1 loss, ${String((t.optimizer as { kind?: string } | undefined)?.kind ?? '?')}, ${String(t.epochs ?? '?')} epochs of ${String(t.patchesPerEpoch ?? '?')} patches of ${String(t.patchSize ?? '?')} px${augmentNote} (best epoch ${String(t.bestEpoch ?? '?')}), ${hours} on ${values.hardware ?? `${cpus().length} cores of ${cpus()[0]?.model ?? 'a CPU'}`}, runtime ${String(t.runtime ?? '?')} |`,
   '',
   '## Data',
   '',
