@@ -13,7 +13,10 @@
  *   (a paused consumer keeps polling and heartbeating, so a long scene never costs the membership);
  * - on a rebalance, work on partitions taken away is not committed by this worker (their new owner
  *   redoes it); redeliveries of offsets still in flight here are dropped;
- * - broker restarts are ridden out by kafkajs's retries and consumer restart.
+ * - broker restarts are ridden out by kafkajs's retries and consumer restart; where kafkajs gives up
+ *   (a crash it will not restart) or goes quiet (no fetch or heartbeat for `stallTimeoutMs`), the source
+ *   replaces the consumer with a new one in the same group, up to `maxConsumerRestarts` times in a row.
+ *   Scenes in flight go on; their redeliveries to the new consumer are dropped as duplicates.
  *
  * `fromTimestamp` starts a new consumer group at the first offsets at or after a time (replaying a
  * topic's history under a group of its own, leaving the live group's offsets alone).
@@ -36,7 +39,8 @@ export type KafkaSourceEvent =
   | { readonly type: 'duplicate'; readonly partition: number; readonly offset: string }
   | { readonly type: 'paused' | 'resumed'; readonly inFlight: number }
   | { readonly type: 'offsets-from-timestamp'; readonly timestamp: string; readonly offsets: readonly { partition: number; offset: string }[] }
-  | { readonly type: 'crash'; readonly error: string; readonly restart: boolean };
+  | { readonly type: 'crash'; readonly error: string; readonly restart: boolean }
+  | { readonly type: 'consumer-restart'; readonly reason: string; readonly attempt: number };
 
 /** Options of kafkaSceneSource. */
 export interface KafkaSourceOptions extends KafkaConnection {
@@ -62,6 +66,13 @@ export interface KafkaSourceOptions extends KafkaConnection {
   readonly sessionTimeout?: number;
   /** Heartbeat interval in ms (default 3000). */
   readonly heartbeatInterval?: number;
+  /**
+   * A consumer that has neither fetched nor heartbeated for this long is replaced (default: the larger
+   * of 90 s, longer than kafkajs's 60 s rebalance timeout, and three session timeouts; 0: never).
+   */
+  readonly stallTimeoutMs?: number;
+  /** Consumers replaced in a row (stalled, or crashed without a kafkajs restart) before the stream fails (default 5). */
+  readonly maxConsumerRestarts?: number;
   /** Create the input and DLQ topics when missing, with this many partitions for the input (default: create, 1). */
   readonly createTopics?: false | { readonly partitions?: number };
   /** Progress and problems, for logs and tests. */
@@ -100,6 +111,12 @@ class KafkaSceneSource implements SceneSource {
   private paused = false;
   private assigned = new Set<number>();
   private commitChain: Promise<void> = Promise.resolve();
+  /** When the consumer last fetched or heartbeated (the watchdog's clock). */
+  private lastAlive = 0;
+  private watchdog: ReturnType<typeof setInterval> | null = null;
+  /** Consumers replaced since the last one that fetched. */
+  private restarts = 0;
+  private restarting: Promise<void> | null = null;
   /** partition -> highest offset asked to be committed (committed ones are dropped). */
   private readonly wantCommit = new Map<number, bigint>();
 
@@ -154,6 +171,22 @@ class KafkaSceneSource implements SceneSource {
     const producer = this.kafka.producer({ allowAutoTopicCreation: false });
     this.producer = producer;
     await producer.connect();
+    await this.startConsumer();
+    const stall = this.stallTimeoutMs();
+    if (stall > 0) {
+      this.watchdog = setInterval(() => this.checkAlive(stall), Math.min(5000, Math.max(250, stall / 4)));
+      this.watchdog.unref?.();
+    }
+  }
+
+  private stallTimeoutMs(): number {
+    const o = this.options;
+    return o.stallTimeoutMs ?? Math.max(90_000, 3 * (o.sessionTimeout ?? 30_000));
+  }
+
+  /** Creates, connects and runs a consumer in the group; events of a replaced consumer are ignored. */
+  private async startConsumer(): Promise<void> {
+    const o = this.options;
     const consumer = this.kafka.consumer({
       groupId: o.groupId,
       sessionTimeout: o.sessionTimeout ?? 30_000,
@@ -164,24 +197,86 @@ class KafkaSceneSource implements SceneSource {
       retry: RETRY,
     });
     this.consumer = consumer;
+    this.lastAlive = Date.now();
+    const current = (): boolean => this.consumer === consumer;
+    const alive = (): void => {
+      if (current()) this.lastAlive = Date.now();
+    };
+    consumer.on(consumer.events.HEARTBEAT, alive);
+    consumer.on(consumer.events.FETCH, () => {
+      alive();
+      if (current()) this.restarts = 0;
+    });
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      if (!current()) return;
+      alive();
       const partitions = [...(e.payload.memberAssignment[this.topic] ?? [])].sort((a, b) => a - b);
       this.assigned = new Set(partitions);
       const dropped = this.tracker.retain(partitions);
       for (const p of dropped) this.wantCommit.delete(p);
       this.emit({ type: 'assigned', partitions, dropped });
+      // commits that failed (broker away, rebalance) or waited for this consumer are retried now
+      for (const [p, next] of this.wantCommit) if (this.assigned.has(p)) void this.commit(p, next);
     });
     consumer.on(consumer.events.CRASH, (e) => {
+      if (!current()) return;
       const restart = e.payload.restart;
       this.emit({ type: 'crash', error: e.payload.error.message, restart });
-      if (!restart && this.running) {
-        this.subscriber?.error(new Error(`${this.name}: the Kafka consumer stopped: ${e.payload.error.message}`));
-        void this.close();
-      }
+      if (!restart && this.running) void this.restartConsumer(`kafkajs stopped the consumer: ${e.payload.error.message}`);
     });
     await consumer.connect();
-    await consumer.subscribe({ topics: [this.topic], fromBeginning: o.fromBeginning ?? true });
-    await consumer.run({ autoCommit: false, eachMessage: (payload) => this.onMessage(payload) });
+    await consumer.subscribe({ topics: [this.topic], fromBeginning: this.options.fromBeginning ?? true });
+    await consumer.run({ autoCommit: false, eachMessage: (payload) => (current() ? this.onMessage(payload) : Promise.resolve()) });
+    // a new consumer starts unpaused: pause it again while the slots are full
+    this.paused = false;
+    if (this.inFlight >= this.maxInFlight) {
+      this.paused = true;
+      consumer.pause([{ topic: this.topic }]);
+    }
+  }
+
+  private checkAlive(stallMs: number): void {
+    if (!this.running || this.restarting || !this.consumer) return;
+    const quiet = Date.now() - this.lastAlive;
+    if (quiet > stallMs) void this.restartConsumer(`no fetch or heartbeat for ${Math.round(quiet / 1000)} s`);
+  }
+
+  /**
+   * Replaces the consumer with a new one in the same group (after a growing pause); after
+   * `maxConsumerRestarts` in a row without a fetch in between, fails the stream instead.
+   */
+  private restartConsumer(reason: string): Promise<void> {
+    if (this.restarting) return this.restarting;
+    const run = async (): Promise<void> => {
+      const max = this.options.maxConsumerRestarts ?? 5;
+      while (this.running) {
+        this.restarts++;
+        if (this.restarts > max) {
+          const err = new Error(`${this.name}: the Kafka consumer stopped working ${max} times in a row; last: ${reason}`);
+          this.subscriber?.error(err);
+          this.subscriber = null;
+          await this.close();
+          return;
+        }
+        this.emit({ type: 'consumer-restart', reason, attempt: this.restarts });
+        const old = this.consumer;
+        this.consumer = null;
+        // a stalled kafkajs consumer may never finish disconnecting: give it a few seconds, then drop it
+        if (old) await Promise.race([old.disconnect().catch(() => undefined), sleep(5000)]);
+        await sleep(Math.min(30_000, 1000 * 2 ** (this.restarts - 1)));
+        if (!this.running) return;
+        try {
+          await this.startConsumer();
+          return;
+        } catch (err) {
+          reason = `a new consumer did not start: ${(err as Error).message}`;
+        }
+      }
+    };
+    this.restarting = run().finally(() => {
+      this.restarting = null;
+    });
+    return this.restarting;
   }
 
   /** For a group without committed offsets on the topic: sets them to the first message at or after `ms`. */
@@ -276,7 +371,11 @@ class KafkaSceneSource implements SceneSource {
     this.inFlight = Math.max(0, this.inFlight - 1);
     if (this.paused && this.inFlight < this.maxInFlight && this.running) {
       this.paused = false;
-      this.consumer?.resume([{ topic: this.topic }]);
+      try {
+        this.consumer?.resume([{ topic: this.topic }]);
+      } catch {
+        // between a crash and its restart kafkajs has no group to resume; the restarted one starts unpaused
+      }
       this.emit({ type: 'resumed', inFlight: this.inFlight });
     }
   }
@@ -306,6 +405,8 @@ class KafkaSceneSource implements SceneSource {
   async close(): Promise<void> {
     if (!this.running && !this.consumer && !this.producer) return;
     this.running = false;
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog = null;
     const consumer = this.consumer;
     const producer = this.producer;
     this.consumer = null;

@@ -38,7 +38,7 @@ export interface TestWorkerConfig {
 }
 
 const say = (o: Record<string, unknown>): void => {
-  process.stdout.write(`${JSON.stringify({ worker: config.name, ...o })}\n`);
+  process.stdout.write(`${JSON.stringify({ worker: config.name, at: new Date().toISOString(), ...o })}\n`);
 };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -106,7 +106,9 @@ async function processScene(d: Delivery<SceneEvent>): Promise<void> {
 
 const config = JSON.parse(process.env.SHARPSTREAM_TEST_WORKER ?? '{}') as TestWorkerConfig;
 await mkdir(config.outDir, { recursive: true });
-const sink = kafkaOutcomeSink({ brokers: config.brokers, topic: config.outputTopic, clientId: `test-worker-${config.name}` });
+// kafkajs warnings and errors go to stderr, which a failing test prints
+const log = (level: string, message: string): void => void process.stderr.write(`${new Date().toISOString()} ${level} ${message}\n`);
+const sink = kafkaOutcomeSink({ brokers: config.brokers, topic: config.outputTopic, clientId: `test-worker-${config.name}`, log });
 const source = kafkaSceneSource({
   brokers: config.brokers,
   clientId: `test-worker-${config.name}`,
@@ -117,7 +119,10 @@ const source = kafkaSceneSource({
   retryDelayMs: config.retryDelayMs ?? 200,
   sessionTimeout: config.sessionTimeout ?? 6000,
   heartbeatInterval: 500,
+  // a consumer that goes quiet is replaced well within the tests' waits
+  stallTimeoutMs: 20_000,
   createTopics: false,
+  log,
   onEvent: (e) => say({ ...e, type: `source:${e.type}` }),
 });
 /** A delivery that reports its start (and holds `delayMs`, a long scene) before the stream works on it. */

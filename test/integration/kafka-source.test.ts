@@ -171,7 +171,11 @@ describe('a worker across a broker restart (private broker)', () => {
     await restartBroker(options);
 
     await produce(brokers, topic, scenes.slice(2).map((href) => JSON.stringify({ href })));
-    await until('the last two scenes after the restart', () => worker!.lines.filter((l) => l.type === 'done').length >= 4, 240_000);
+    await until('the last two scenes after the restart', () => worker!.lines.filter((l) => l.type === 'done').length >= 4, 240_000).catch((e: Error) => {
+      // what the worker last said, so that a timeout can be diagnosed from the CI log
+      const tail = worker!.lines.slice(-40).map((l) => JSON.stringify(l)).join('\n');
+      throw new Error(`${e.message}\nworker's last lines:\n${tail}\nworker's stderr:\n${worker!.stderr().slice(-3000)}`);
+    });
     const records = await readTopic(output, 4, brokers, 60_000, 1000);
     const expected = [0, 1, 2, 3].map((n) => `${syntheticSceneName(n)}_sr`);
     // item ids may carry a -<hash> of input and model versions
