@@ -5,7 +5,7 @@
  * wall time and the table.
  *
  *   node --import tsx scripts/model-card.ts --model models/s2-l1c-20m --eval <scene> [--eval <scene>]
- *        [--compare <model dir>] [--goal 0.35] [--window x,y,w,h]
+ *        [--compare <model dir>] [--goal 0.35] [--window x,y,w,h] [--hardware <text>] [--note <markdown line>]
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
@@ -25,6 +25,7 @@ const { values } = parseArgs({
     goal: { type: 'string' },
     window: { type: 'string' },
     hardware: { type: 'string' },
+    note: { type: 'string', multiple: true },
   },
 });
 if (!values.model || !values.eval?.length) {
@@ -108,6 +109,8 @@ const t = manifest.training ?? {};
 const f = (x: number, d = 1): string => x.toFixed(d);
 const hours = typeof t.wallSeconds === 'number' ? `${f(t.wallSeconds / 3600, 2)} h` : 'unknown';
 const scenes = ((t.scenes as { id: string; input: string }[] | undefined) ?? []).map((s) => `- ${s.id} (\`${show(s.input)}\`)`);
+const valInputs = new Set((((t.validation as { scenes?: { input: string }[] } | undefined)?.scenes) ?? []).map((s) => resolve(s.input)));
+const extraEval = values.eval.filter((p) => !valInputs.has(resolve(p))).map((p) => `- \`${show(p)}\``);
 const val = (((t.validation as { scenes?: { id: string; input: string }[] } | undefined)?.scenes) ?? []).map((s) => `- ${s.id} (\`${show(s.input)}\`)`);
 const arch = model.manifest.architecture;
 const sessions = (t.sessions as { command?: string }[] | undefined) ?? [];
@@ -141,6 +144,8 @@ const lines = [
   '',
   'Held out for validation (never seen in training):',
   ...val,
+  ...(extraEval.length ? ['', 'Also held out, for evaluation only (used neither in training nor in validation):', ...extraEval] : []),
+  ...(values.note?.length ? ['', ...values.note] : []),
   '',
   'The scenes are the crops described in `../shared/data/PROVENANCE.md`; they are not part of this repository.',
   '',

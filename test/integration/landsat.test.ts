@@ -12,6 +12,7 @@ import { landsatReader } from '../../scene/readers/landsat.js';
 import { SceneError, type BandWindow, type Scene } from '../../scene/types.js';
 import { dataPath, missingData } from '../helpers/data.js';
 import { gdalInfo, gdalReadWindow } from '../helpers/gdal.js';
+import { pearson } from '../helpers/stats.js';
 
 const run = promisify(execFile);
 
@@ -64,30 +65,6 @@ async function expectValuesEqualGdal(scene: Scene, window: PixelWindow, bands: s
     const outside = b.data.length - part.data.length;
     if (outside > 0) expect([...b.data].filter((v) => v === 0).length).toBeGreaterThanOrEqual(outside);
   }
-}
-
-/** Pearson correlation over paired samples. */
-function pearson(a: Float64Array, b: Float64Array): number {
-  const n = a.length;
-  let ma = 0;
-  let mb = 0;
-  for (let i = 0; i < n; i++) {
-    ma += a[i];
-    mb += b[i];
-  }
-  ma /= n;
-  mb /= n;
-  let sab = 0;
-  let saa = 0;
-  let sbb = 0;
-  for (let i = 0; i < n; i++) {
-    const da = a[i] - ma;
-    const db = b[i] - mb;
-    sab += da * db;
-    saa += da * da;
-    sbb += db * db;
-  }
-  return sab / Math.sqrt(saa * sbb);
 }
 
 /**

@@ -12,33 +12,10 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openScene } from '../../scene/open.js';
 import { dataPath, missingData, REPO_ROOT } from '../helpers/data.js';
+import { pearson } from '../helpers/stats.js';
 
 const MAT = ['ssccnn-s2-coastal', 'CoastalA_cell.mat'];
 const missing = missingData(MAT);
-
-/** Pearson correlation of two equally long arrays. */
-function correlation(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const n = a.length;
-  let ma = 0;
-  let mb = 0;
-  for (let i = 0; i < n; i++) {
-    ma += a[i]!;
-    mb += b[i]!;
-  }
-  ma /= n;
-  mb /= n;
-  let sab = 0;
-  let saa = 0;
-  let sbb = 0;
-  for (let i = 0; i < n; i++) {
-    const da = a[i]! - ma;
-    const db = b[i]! - mb;
-    sab += da * db;
-    saa += da * da;
-    sbb += db * db;
-  }
-  return sab / Math.sqrt(saa * sbb);
-}
 
 describe.skipIf(missing)('scripts/ssccnn-scene.ts (the S2_SSC_CNN coastal crop as a scene)', () => {
   let dir = '';
@@ -76,8 +53,8 @@ describe.skipIf(missing)('scripts/ssccnn-scene.ts (the S2_SSC_CNN coastal crop a
           transposed[y * 204 + x] = b8a[x * 204 + y]!;
         }
       }
-      expect(correlation(mean2x2, b8a)).toBeGreaterThan(0.99);
-      expect(correlation(mean2x2, transposed)).toBeLessThan(0.5);
+      expect(pearson(mean2x2, b8a)).toBeGreaterThan(0.99);
+      expect(pearson(mean2x2, transposed)).toBeLessThan(0.5);
     } finally {
       await scene.close();
     }
