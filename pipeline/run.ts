@@ -48,8 +48,21 @@ export interface RunReporter {
   progress?(p: StageProgress): void;
 }
 
+/** kafkajs errors as report lines, each distinct message at most once a minute (a broker away repeats them). */
+function kafkaErrorLog(reporter: RunReporter): (level: string, message: string) => void {
+  const last = new Map<string, number>();
+  return (level, message) => {
+    if (level !== 'error') return;
+    const now = Date.now();
+    if (now - (last.get(message) ?? -Infinity) < 60_000) return;
+    last.set(message, now);
+    if (last.size > 1000) last.clear();
+    reporter.line(`kafka: ${message}`);
+  };
+}
+
 /** Opens one source of scene events. */
-async function openSource(s: SourceConfig, bus: SceneBus | null, once: boolean): Promise<SceneSource> {
+async function openSource(s: SourceConfig, bus: SceneBus | null, once: boolean, reporter: RunReporter): Promise<SceneSource> {
   switch (s.kind) {
     case 'inbox':
       await mkdir(s.dir, { recursive: true });
@@ -57,11 +70,17 @@ async function openSource(s: SourceConfig, bus: SceneBus | null, once: boolean):
     case 'bus':
       return bus!;
     case 'kafka': {
-      const { kafkaSceneSource } = await import('../connectors/kafka/source.js');
+      const { kafkaSceneSource, describeKafkaEvent } = await import('../connectors/kafka/source.js');
       return kafkaSceneSource({
         brokers: s.brokers,
         topic: s.topic,
         groupId: s.group,
+        // what needs a person's attention: retries, dead letters, crashes, rebalances, kafkajs errors
+        onEvent: (e) => {
+          const line = describeKafkaEvent(s.topic, e);
+          if (line) reporter.line(line);
+        },
+        log: kafkaErrorLog(reporter),
         ...(s.maxAttempts ? { maxAttempts: s.maxAttempts } : {}),
         ...(s.fromTimestamp ? { fromTimestamp: s.fromTimestamp } : {}),
       });
@@ -121,7 +140,7 @@ export async function startRun(config: RunConfig, reporter: RunReporter, extra: 
     }
     const bus = config.sources.some((s) => s.kind === 'bus') ? createBus() : null;
     const sources: SceneSource[] = [];
-    for (const s of config.sources) sources.push(await openSource(s, bus, config.once));
+    for (const s of config.sources) sources.push(await openSource(s, bus, config.once, reporter));
 
     let url: string | null = null;
     if (config.serve) {

@@ -42,6 +42,32 @@ export type KafkaSourceEvent =
   | { readonly type: 'crash'; readonly error: string; readonly restart: boolean }
   | { readonly type: 'consumer-restart'; readonly reason: string; readonly attempt: number };
 
+/** One line for a person watching a worker, for the events worth their attention; null for routine ones. */
+export function describeKafkaEvent(topic: string, e: KafkaSourceEvent): string | null {
+  const at = (partition: number, offset: string): string => `${topic}/${partition}@${offset}`;
+  switch (e.type) {
+    case 'assigned':
+      return `kafka: partitions of ${topic} assigned to this worker: ${e.partitions.join(', ') || 'none'}${e.dropped.length ? ` (taken away: ${e.dropped.join(', ')})` : ''}`;
+    case 'retry':
+      return `kafka: ${at(e.partition, e.offset)} failed (${e.error}); attempt ${e.attempt} follows`;
+    case 'dead-letter':
+      return `kafka: ${at(e.partition, e.offset)} dead-lettered after failing at ${e.stage}: ${e.error}`;
+    case 'commit-failed':
+      return `kafka: offset ${at(e.partition, e.offset)} not committed yet: ${e.error}`;
+    case 'crash':
+      return `kafka: the consumer crashed (${e.restart ? 'kafkajs restarts it' : 'kafkajs gave up'}): ${e.error}`;
+    case 'consumer-restart':
+      return `kafka: replacing the consumer (${e.attempt} in a row): ${e.reason}`;
+    case 'offsets-from-timestamp':
+      return `kafka: a new group starts at ${e.timestamp}: ${e.offsets.map((o) => `${topic}/${o.partition}@${o.offset}`).join(', ')}`;
+    case 'committed':
+    case 'duplicate':
+    case 'paused':
+    case 'resumed':
+      return null;
+  }
+}
+
 /** Options of kafkaSceneSource. */
 export interface KafkaSourceOptions extends KafkaConnection {
   readonly topic: string;

@@ -1,9 +1,9 @@
-/** In-order offset commits (connectors/kafka/offsets.ts), DLQ headers and broker lists. */
+/** In-order offset commits (connectors/kafka/offsets.ts), DLQ headers, broker lists and the source's report lines. */
 import { describe, expect, it } from 'vitest';
 import { parseBrokers } from '../../connectors/kafka/client.js';
 import { deadLetterHeaders, readDeadLetter } from '../../connectors/kafka/dlq.js';
 import { OffsetTracker } from '../../connectors/kafka/offsets.js';
-import { timestampMs } from '../../connectors/kafka/source.js';
+import { describeKafkaEvent, timestampMs } from '../../connectors/kafka/source.js';
 
 describe('OffsetTracker', () => {
   it('commits only the highest contiguous acknowledged offset + 1, per partition', () => {
@@ -63,5 +63,24 @@ describe('options', () => {
     expect(() => parseBrokers(' , ')).toThrow(/empty/);
     expect(timestampMs('2024-05-01T00:00:00Z')).toBe(Date.UTC(2024, 4, 1));
     expect(() => timestampMs('yesterday')).toThrow(/"yesterday" is not a time/);
+  });
+});
+
+describe('describeKafkaEvent', () => {
+  it('says what needs attention in one line and keeps routine events quiet', () => {
+    expect(describeKafkaEvent('scenes', { type: 'dead-letter', partition: 2, offset: '41', stage: 'read', error: 'no such file' })).toBe(
+      'kafka: scenes/2@41 dead-lettered after failing at read: no such file',
+    );
+    expect(describeKafkaEvent('scenes', { type: 'crash', error: 'boom', restart: false })).toBe('kafka: the consumer crashed (kafkajs gave up): boom');
+    expect(describeKafkaEvent('scenes', { type: 'consumer-restart', reason: 'no fetch or heartbeat for 95 s', attempt: 2 })).toBe(
+      'kafka: replacing the consumer (2 in a row): no fetch or heartbeat for 95 s',
+    );
+    expect(describeKafkaEvent('scenes', { type: 'assigned', partitions: [], dropped: [1] })).toBe('kafka: partitions of scenes assigned to this worker: none (taken away: 1)');
+    for (const e of [
+      { type: 'committed', partition: 0, offset: '1' },
+      { type: 'duplicate', partition: 0, offset: '1' },
+      { type: 'paused', inFlight: 2 },
+      { type: 'resumed', inFlight: 1 },
+    ] as const) expect(describeKafkaEvent('scenes', e)).toBeNull();
   });
 });

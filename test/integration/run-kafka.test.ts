@@ -1,0 +1,78 @@
+/**
+ * `sharpstream run --kafka` end to end, as a user starts it, against the real broker: scene events
+ * become COGs and output items on the output topic, a malformed event goes to the DLQ and the run says
+ * so, offsets are committed, and SIGTERM stops the worker with its summary.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../helpers/data.js';
+import { committedOffsets, createTopic, deleteTopics, kafkaBrokers, kafkaClient, kafkaProducer, uniqueTopic, waitForKafka } from '../helpers/kafka.js';
+import { syntheticSceneName, writeSyntheticScene } from '../helpers/kafka-scenes.js';
+import { readTopic } from '../helpers/kafka-stream.js';
+import { until } from '../helpers/wait.js';
+
+describe('sharpstream run --kafka (real broker)', () => {
+  const brokers = kafkaBrokers();
+  const topic = uniqueTopic('run');
+  let dir = '';
+
+  beforeAll(async () => {
+    await waitForKafka(60_000, brokers);
+    await createTopic(topic, 1, brokers);
+    await createTopic(`${topic}.dlq`, 1, brokers);
+    await createTopic(`${topic}.items`, 1, brokers);
+    dir = await mkdtemp(join(tmpdir(), 'sharpstream-run-kafka-'));
+  }, 120_000);
+
+  afterAll(async () => {
+    await deleteTopics([topic, `${topic}.dlq`, `${topic}.items`], brokers).catch(() => undefined);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('processes scene events, dead-letters a malformed one and says so, commits, and stops on SIGTERM', async () => {
+    const scenes = await Promise.all([0, 1].map((n) => writeSyntheticScene(join(dir, 'scenes'), n)));
+    const group = uniqueTopic('g');
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(REPO_ROOT, 'cli/main.ts'), 'run', '--kafka', brokers.join(','), '--topic', topic, '--group', group,
+        '--output-topic', `${topic}.items`, '--model', 'bicubic', '--no-previews', '--out', join(dir, 'results')],
+      { cwd: REPO_ROOT, env: { ...process.env, SHARPSTREAM_WORK_DIR: join(dir, 'work') }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      await until('the worker to join its group', () => /partitions of \S+ assigned to this worker: 0/.test(err), 60_000).catch((e: Error) => {
+        throw new Error(`${e.message}\nstderr: ${err}\nstdout: ${out}`);
+      });
+      const producer = kafkaProducer(kafkaClient({ brokers }));
+      await producer.connect();
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: [{ value: JSON.stringify({ href: scenes[0] }) }, { value: '{"href": ' }, { value: JSON.stringify({ href: scenes[1] }) }],
+      });
+      await producer.disconnect();
+
+      const items = await readTopic(`${topic}.items`, 2, brokers, 120_000);
+      expect(items.map((r) => (r.key ?? '').replace(/_sr-[0-9a-f]+$/, '_sr')).sort()).toEqual([0, 1].map((n) => `${syntheticSceneName(n)}_sr`));
+      const dead = await readTopic(`${topic}.dlq`, 1, brokers, 60_000);
+      expect(dead.map((r) => r.value)).toEqual(['{"href": ']);
+      await until('the dead letter reported', () => /kafka: \S+\/0@1 dead-lettered after failing at parse: /.test(err), 30_000);
+      await until('all three offsets committed', async () => (await committedOffsets(group, topic, brokers))[0] === 3, 60_000);
+      expect(out).toMatch(new RegExp(`done in [\\d.]+ s ${syntheticSceneName(0)} -> `));
+      expect(out).toMatch(new RegExp(`done in [\\d.]+ s ${syntheticSceneName(1)} -> `));
+    } finally {
+      child.kill('SIGTERM');
+    }
+    const code = await Promise.race([exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 30_000))]);
+    if (code === 'hung') child.kill('SIGKILL');
+    expect(code, `stderr: ${err}`).toBe(0);
+    expect(out).toMatch(/2 done, 0 skipped, 0 failed in /);
+  }, 240_000);
+});
