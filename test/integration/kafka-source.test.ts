@@ -59,7 +59,8 @@ describe('kafkaSceneSource (shared broker)', () => {
     await createTopic(topic, 1, brokers);
     const groupId = uniqueTopic('g');
     const events: KafkaSourceEvent[] = [];
-    const source = kafkaSceneSource({ brokers, topic, groupId, maxInFlight: 2, sessionTimeout: 6000, heartbeatInterval: 500, onEvent: (e) => events.push(e) });
+    // a stall timeout well under the scene's 8 s: a paused consumer still fetches, so it is never taken for stalled
+    const source = kafkaSceneSource({ brokers, topic, groupId, maxInFlight: 2, sessionTimeout: 6000, heartbeatInterval: 500, stallTimeoutMs: 4000, onEvent: (e) => events.push(e) });
     const got: Delivery<SceneEvent>[] = [];
     const sub = source.deliveries().subscribe((d) => got.push(d));
     try {
@@ -83,6 +84,7 @@ describe('kafkaSceneSource (shared broker)', () => {
       // one assignment only: the member was never thrown out of the group, and nothing came twice
       expect(events.filter((e) => e.type === 'assigned')).toHaveLength(1);
       expect(events.filter((e) => e.type === 'duplicate')).toHaveLength(0);
+      expect(events.filter((e) => e.type === 'consumer-restart')).toEqual([]);
       await expect(got[2]!.ack()).rejects.toThrow(/already settled/);
     } finally {
       sub.unsubscribe();
