@@ -215,6 +215,10 @@ export async function main(argv: readonly string[], io: CommandIO = defaultIO())
 /** Runs the command line of this process and sets its exit code. */
 export async function runCli(): Promise<void> {
   process.exitCode = await main(process.argv.slice(2));
+  // Every command resolves only when its work is done. What still keeps the process alive then is a
+  // library retrying in the background (kafkajs reconnecting to an absent broker for minutes): it
+  // must not hold a finished command, so exit once output has had a moment to flush.
+  setTimeout(() => process.exit(), 2000).unref();
 }
 
 // `node dist/cli/main.js ...` and `tsx cli/main.ts ...` run the CLI directly.

@@ -193,11 +193,16 @@ class KafkaSceneSource implements SceneSource {
       await ensureTopic(this.kafka, this.topic, o.createTopics?.partitions ?? 1);
       await ensureTopic(this.kafka, this.dlqTopic, 1);
     }
+    // closed while connecting (kafkajs retries for minutes when no broker answers): stop here
+    if (!this.running) return;
     if (o.fromTimestamp !== undefined) await this.seekGroupToTimestamp(timestampMs(o.fromTimestamp));
+    if (!this.running) return;
     const producer = this.kafka.producer({ allowAutoTopicCreation: false });
     this.producer = producer;
     await producer.connect();
+    if (!this.running) return;
     await this.startConsumer();
+    if (!this.running) return;
     const stall = this.stallTimeoutMs();
     if (stall > 0) {
       this.watchdog = setInterval(() => this.checkAlive(stall), Math.min(5000, Math.max(250, stall / 4)));

@@ -1,7 +1,8 @@
 /**
  * `sharpstream run --kafka` end to end, as a user starts it, against the real broker: scene events
  * become COGs and output items on the output topic, a malformed event goes to the DLQ and the run says
- * so, offsets are committed, and SIGTERM stops the worker with its summary.
+ * so, offsets are committed, and SIGTERM stops the worker with its summary; with no broker answering it
+ * says so at once and still stops on SIGTERM (kafkajs would retry for minutes).
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -9,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/data.js';
-import { committedOffsets, createTopic, deleteTopics, kafkaBrokers, kafkaClient, kafkaProducer, uniqueTopic, waitForKafka } from '../helpers/kafka.js';
+import { committedOffsets, createTopic, deleteTopics, freeBrokerPort, kafkaBrokers, kafkaClient, kafkaProducer, uniqueTopic, waitForKafka } from '../helpers/kafka.js';
 import { syntheticSceneName, writeSyntheticScene } from '../helpers/kafka-scenes.js';
 import { readTopic } from '../helpers/kafka-stream.js';
 import { until } from '../helpers/wait.js';
@@ -75,4 +76,28 @@ describe('sharpstream run --kafka (real broker)', () => {
     expect(code, `stderr: ${err}`).toBe(0);
     expect(out).toMatch(/2 done, 0 skipped, 0 failed in /);
   }, 240_000);
+
+  it('with no broker answering, says so at once and still stops on SIGTERM', async () => {
+    const port = await freeBrokerPort(); // nothing listens there
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(REPO_ROOT, 'cli/main.ts'), 'run', '--kafka', `127.0.0.1:${port}`, '--topic', topic, '--out', join(dir, 'nobroker')],
+      { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      await until('the connection error reported', () => new RegExp(`kafka: .*ECONNREFUSED 127\\.0\\.0\\.1:${port}`).test(err), 60_000);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    // kafkajs keeps retrying the connection for about five minutes; the stopped worker does not wait for it
+    const code = await Promise.race([exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 60_000))]);
+    if (code === 'hung') child.kill('SIGKILL');
+    expect(code, `stderr: ${err}`).toBe(0);
+    expect(out).toMatch(/0 done, 0 skipped, 0 failed in /);
+  }, 180_000);
 });
