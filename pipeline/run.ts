@@ -48,19 +48,6 @@ export interface RunReporter {
   progress?(p: StageProgress): void;
 }
 
-/** kafkajs errors as report lines, each distinct message at most once a minute (a broker away repeats them). */
-function kafkaErrorLog(reporter: RunReporter): (level: string, message: string) => void {
-  const last = new Map<string, number>();
-  return (level, message) => {
-    if (level !== 'error') return;
-    const now = Date.now();
-    if (now - (last.get(message) ?? -Infinity) < 60_000) return;
-    last.set(message, now);
-    if (last.size > 1000) last.clear();
-    reporter.line(`kafka: ${message}`);
-  };
-}
-
 /** Opens one source of scene events. */
 async function openSource(s: SourceConfig, bus: SceneBus | null, once: boolean, reporter: RunReporter): Promise<SceneSource> {
   switch (s.kind) {
@@ -70,7 +57,7 @@ async function openSource(s: SourceConfig, bus: SceneBus | null, once: boolean, 
     case 'bus':
       return bus!;
     case 'kafka': {
-      const { kafkaSceneSource, describeKafkaEvent } = await import('../connectors/kafka/source.js');
+      const [{ kafkaSceneSource, describeKafkaEvent }, { errorLogOnce }] = await Promise.all([import('../connectors/kafka/source.js'), import('../connectors/kafka/client.js')]);
       return kafkaSceneSource({
         brokers: s.brokers,
         topic: s.topic,
@@ -80,7 +67,7 @@ async function openSource(s: SourceConfig, bus: SceneBus | null, once: boolean, 
           const line = describeKafkaEvent(s.topic, e);
           if (line) reporter.line(line);
         },
-        log: kafkaErrorLog(reporter),
+        log: errorLogOnce((t) => reporter.line(`kafka: ${t}`)),
         ...(s.maxAttempts ? { maxAttempts: s.maxAttempts } : {}),
         ...(s.fromTimestamp ? { fromTimestamp: s.fromTimestamp } : {}),
       });

@@ -39,7 +39,7 @@ export const command: Command = {
     'Mode 2 (--from-timestamp with --group): sets the consumer group --group to the first offsets of --topic at or after the time, so that `sharpstream run --kafka <brokers> --topic <topic> --group <that group>` re-processes the history from then on while the live group carries on untouched. The group must have no running members. The Kafka source does the same by itself for a new group (no committed offsets yet) given its fromTimestamp option.',
   ].join('\n\n'),
   async run(args, io) {
-    const [{ parseBrokers, resolveBrokers, connectKafka }, { replayStacToTopic, seekGroupToTimestamp }, { timestampMs }] = await Promise.all([
+    const [{ parseBrokers, resolveBrokers, connectKafka, errorLogOnce }, { replayStacToTopic, seekGroupToTimestamp }, { timestampMs }] = await Promise.all([
       import('../../connectors/kafka/client.js'),
       import('../../connectors/kafka/replay.js'),
       import('../../connectors/kafka/source.js'),
@@ -53,6 +53,8 @@ export const command: Command = {
       throw new UsageError(`--brokers: ${(e as Error).message}`, NAME);
     }
     const json = flagOption(args, 'json');
+    // a broker that does not answer is retried for minutes: say so meanwhile
+    const log = errorLogOnce((t) => io.stderr.write(`replay: kafka: ${t}\n`));
     const stac = stringOption(args, 'stac');
     const from = stringOption(args, 'from-timestamp');
     if (stac && from) throw new UsageError('give either --stac (scenes from a catalogue) or --from-timestamp (a topic\'s history), not both', NAME);
@@ -66,7 +68,7 @@ export const command: Command = {
       } catch (e) {
         throw new UsageError(`--from-timestamp: ${(e as Error).message}`, NAME);
       }
-      const offsets = (await seekGroupToTimestamp(connectKafka({ brokers, clientId: 'sharpstream-replay' }), group, topic, ms))!;
+      const offsets = (await seekGroupToTimestamp(connectKafka({ brokers, clientId: 'sharpstream-replay', log }), group, topic, ms))!;
       if (json) io.stdout.write(`${JSON.stringify({ topic, group, from: new Date(ms).toISOString(), offsets })}\n`);
       else {
         io.stdout.write(`consumer group ${group} on ${topic} set to ${new Date(ms).toISOString()}: ${offsets.map((p) => `partition ${p.partition} at offset ${p.offset}`).join(', ')}\n`);
@@ -99,6 +101,7 @@ export const command: Command = {
       url: stac!,
       brokers,
       clientId: 'sharpstream-replay',
+      log,
       topic,
       partitions,
       ...(collections ? { collections } : {}),

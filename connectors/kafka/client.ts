@@ -44,6 +44,22 @@ const NAMES: Record<number, 'error' | 'warn' | 'info' | 'debug'> = { [logLevel.E
  */
 export const RETRY = { retries: 30, initialRetryTime: 300, maxRetryTime: 10_000 } as const;
 
+/**
+ * A `log` for KafkaConnection that passes kafkajs errors to `write`, each distinct message at most once
+ * a minute (while a broker is away kafkajs repeats the same lines for minutes).
+ */
+export function errorLogOnce(write: (line: string) => void, everyMs = 60_000): NonNullable<KafkaConnection['log']> {
+  const last = new Map<string, number>();
+  return (level, message) => {
+    if (level !== 'error') return;
+    const now = Date.now();
+    if (now - (last.get(message) ?? -Infinity) < everyMs) return;
+    if (last.size >= 1000) last.clear();
+    last.set(message, now);
+    write(message);
+  };
+}
+
 /** Builds (or returns the given) kafkajs client with retries that outlast a broker restart. */
 export function connectKafka(c: KafkaConnection, extra: Partial<KafkaConfig> = {}): Kafka {
   if (c.kafka) return c.kafka;

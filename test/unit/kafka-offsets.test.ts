@@ -1,6 +1,6 @@
 /** In-order offset commits (connectors/kafka/offsets.ts), DLQ headers, broker lists and the source's report lines. */
 import { describe, expect, it } from 'vitest';
-import { parseBrokers } from '../../connectors/kafka/client.js';
+import { errorLogOnce, parseBrokers } from '../../connectors/kafka/client.js';
 import { deadLetterHeaders, readDeadLetter } from '../../connectors/kafka/dlq.js';
 import { OffsetTracker } from '../../connectors/kafka/offsets.js';
 import { describeKafkaEvent, timestampMs } from '../../connectors/kafka/source.js';
@@ -82,5 +82,20 @@ describe('describeKafkaEvent', () => {
       { type: 'paused', inFlight: 2 },
       { type: 'resumed', inFlight: 1 },
     ] as const) expect(describeKafkaEvent('scenes', e)).toBeNull();
+  });
+});
+
+describe('errorLogOnce', () => {
+  it('passes each distinct kafkajs error once per interval and drops warnings', async () => {
+    const lines: string[] = [];
+    const log = errorLogOnce((t) => lines.push(t), 50);
+    log('error', 'Connection error: ECONNREFUSED');
+    log('error', 'Connection error: ECONNREFUSED');
+    log('warn', 'a warning');
+    log('error', 'another');
+    expect(lines).toEqual(['Connection error: ECONNREFUSED', 'another']);
+    await new Promise((r) => setTimeout(r, 60));
+    log('error', 'Connection error: ECONNREFUSED');
+    expect(lines).toHaveLength(3);
   });
 });
