@@ -376,7 +376,9 @@ export class TrainingRun extends EventEmitter {
       let epochLossCount = ck?.state.epochLossCount ?? 0;
       let epochSecondsBefore = ck?.state.epochSeconds ?? 0;
       let patchesSeen = ck?.state.patchesSeen ?? 0;
-      const wallBefore = ck?.state.wallSeconds ?? 0;
+      // A fine-tuned model carries its base's training time and sessions, so that its card shows the whole history.
+      const baseTraining = fineTune?.manifest.training;
+      const wallBefore = ck?.state.wallSeconds ?? (typeof baseTraining?.wallSeconds === 'number' ? baseTraining.wallSeconds : 0);
       const history: EpochRecord[] = [...(ck?.state.history ?? [])];
       let best = ck?.state.best ?? null;
       let bestWeights: Map<string, Tensor> | null = ck?.best ? new Map(ck.best) : null;
@@ -384,7 +386,8 @@ export class TrainingRun extends EventEmitter {
       const valSeed = deriveSeed(seed, 'validation');
       const startedAt = typeof cfg.startedAt === 'string' ? cfg.startedAt : new Date().toISOString();
       config.startedAt = startedAt;
-      const sessions = [...((cfg.sessions as unknown[] | undefined) ?? []), { startedAt: new Date().toISOString(), command: o.command ?? null, resumedFrom: o.resume ?? null }];
+      const earlier = (cfg.sessions as unknown[] | undefined) ?? (Array.isArray(baseTraining?.sessions) ? (baseTraining.sessions as unknown[]) : []);
+      const sessions = [...earlier, { startedAt: new Date().toISOString(), command: o.command ?? null, resumedFrom: o.resume ?? null }];
       config.sessions = sessions;
       const parameters = [...initial.values()].reduce((a, t) => a + t.data.length, 0);
 

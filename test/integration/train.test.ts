@@ -155,6 +155,13 @@ describe.skipIf(missing)('train on real scenes', () => {
     // Epoch 0 validates the imported weights: the same validation set, so the same loss as the source's best.
     expect(tuned.history[0].valLoss).toBeCloseTo(src.history.at(-1)!.valLoss, 12);
     expect(tuned.manifest.training).toMatchObject({ fineTunedFrom: { id: 'to-tune' } });
+    // the base's sessions and training time carry over, so that a model card shows the whole history
+    const srcTraining = src.manifest.training as { sessions: unknown[]; wallSeconds: number };
+    const tunedTraining = tuned.manifest.training as { sessions: { resumedFrom: string | null }[]; wallSeconds: number };
+    expect(tunedTraining.sessions).toHaveLength(srcTraining.sessions.length + 1);
+    expect(tunedTraining.sessions.slice(0, -1)).toEqual(srcTraining.sessions);
+    expect(tunedTraining.sessions.at(-1)!.resumedFrom).toBe(pkgDir);
+    expect(tunedTraining.wallSeconds).toBeGreaterThan(srcTraining.wallSeconds);
     expect(existsSync(join(tuned.checkpointDir, 'checkpoint.json'))).toBe(true);
   });
 
