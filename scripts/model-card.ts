@@ -109,9 +109,10 @@ const t = manifest.training ?? {};
 const f = (x: number, d = 1): string => x.toFixed(d);
 const hours = typeof t.wallSeconds === 'number' ? `${f(t.wallSeconds / 3600, 2)} h` : 'unknown';
 const scenes = ((t.scenes as { id: string; input: string }[] | undefined) ?? []).map((s) => `- ${s.id} (\`${show(s.input)}\`)`);
-const valInputs = new Set((((t.validation as { scenes?: { input: string }[] } | undefined)?.scenes) ?? []).map((s) => resolve(s.input)));
+const valScenes = ((t.validation as { scenes?: { id: string; input: string }[] } | undefined)?.scenes) ?? [];
+const val = valScenes.map((s) => `- ${s.id} (\`${show(s.input)}\`)`);
+const valInputs = new Set(valScenes.map((s) => resolve(s.input)));
 const extraEval = values.eval.filter((p) => !valInputs.has(resolve(p))).map((p) => `- \`${show(p)}\``);
-const val = (((t.validation as { scenes?: { id: string; input: string }[] } | undefined)?.scenes) ?? []).map((s) => `- ${s.id} (\`${show(s.input)}\`)`);
 const arch = model.manifest.architecture;
 const sessions = (t.sessions as { command?: string }[] | undefined) ?? [];
 // Augmentation is a per-session setting: say which sessions used it when not all did.

@@ -15,6 +15,29 @@ import { syntheticSceneName, writeSyntheticScene } from '../helpers/kafka-scenes
 import { readTopic } from '../helpers/kafka-stream.js';
 import { until } from '../helpers/wait.js';
 
+/** `sharpstream run <args>` as a child process, its output collected. */
+function startCli(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'cli/main.ts'), 'run', ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const o = { out: '', err: '' };
+  child.stdout.on('data', (d: Buffer) => (o.out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (o.err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return {
+    output: o,
+    /** SIGTERM; resolves with the exit code, or 'hung' (and SIGKILL) after waitMs. */
+    stop: async (waitMs: number): Promise<number | null | 'hung'> => {
+      child.kill('SIGTERM');
+      const code = await Promise.race([exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), waitMs))]);
+      if (code === 'hung') child.kill('SIGKILL');
+      return code;
+    },
+  };
+}
+
 describe('sharpstream run --kafka (real broker)', () => {
   const brokers = kafkaBrokers();
   const topic = uniqueTopic('run');
@@ -36,20 +59,15 @@ describe('sharpstream run --kafka (real broker)', () => {
   it('processes scene events, dead-letters a malformed one and says so, commits, and stops on SIGTERM', async () => {
     const scenes = await Promise.all([0, 1].map((n) => writeSyntheticScene(join(dir, 'scenes'), n)));
     const group = uniqueTopic('g');
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', join(REPO_ROOT, 'cli/main.ts'), 'run', '--kafka', brokers.join(','), '--topic', topic, '--group', group,
-        '--output-topic', `${topic}.items`, '--model', 'bicubic', '--no-previews', '--out', join(dir, 'results')],
-      { cwd: REPO_ROOT, env: { ...process.env, SHARPSTREAM_WORK_DIR: join(dir, 'work') }, stdio: ['ignore', 'pipe', 'pipe'] },
+    const run = startCli(
+      ['--kafka', brokers.join(','), '--topic', topic, '--group', group, '--output-topic', `${topic}.items`, '--model', 'bicubic', '--no-previews', '--out', join(dir, 'results')],
+      { SHARPSTREAM_WORK_DIR: join(dir, 'work') },
     );
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const o = run.output;
+    let code: number | null | 'hung' = null;
     try {
-      await until('the worker to join its group', () => /partitions of \S+ assigned to this worker: 0/.test(err), 60_000).catch((e: Error) => {
-        throw new Error(`${e.message}\nstderr: ${err}\nstdout: ${out}`);
+      await until('the worker to join its group', () => /partitions of \S+ assigned to this worker: 0/.test(o.err), 60_000).catch((e: Error) => {
+        throw new Error(`${e.message}\nstderr: ${o.err}\nstdout: ${o.out}`);
       });
       const producer = kafkaProducer(kafkaClient({ brokers }));
       await producer.connect();
@@ -64,40 +82,29 @@ describe('sharpstream run --kafka (real broker)', () => {
       expect(items.map((r) => (r.key ?? '').replace(/_sr-[0-9a-f]+$/, '_sr')).sort()).toEqual([0, 1].map((n) => `${syntheticSceneName(n)}_sr`));
       const dead = await readTopic(`${topic}.dlq`, 1, brokers, 60_000);
       expect(dead.map((r) => r.value)).toEqual(['{"href": ']);
-      await until('the dead letter reported', () => /kafka: \S+\/0@1 dead-lettered after failing at parse: /.test(err), 30_000);
+      await until('the dead letter reported', () => /kafka: \S+\/0@1 dead-lettered after failing at parse: /.test(o.err), 30_000);
       await until('all three offsets committed', async () => (await committedOffsets(group, topic, brokers))[0] === 3, 60_000);
-      expect(out).toMatch(new RegExp(`done in [\\d.]+ s ${syntheticSceneName(0)} -> `));
-      expect(out).toMatch(new RegExp(`done in [\\d.]+ s ${syntheticSceneName(1)} -> `));
+      expect(o.out).toMatch(new RegExp(`done in [\\d.]+ s ${syntheticSceneName(0)} -> `));
+      expect(o.out).toMatch(new RegExp(`done in [\\d.]+ s ${syntheticSceneName(1)} -> `));
     } finally {
-      child.kill('SIGTERM');
+      code = await run.stop(30_000);
     }
-    const code = await Promise.race([exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 30_000))]);
-    if (code === 'hung') child.kill('SIGKILL');
-    expect(code, `stderr: ${err}`).toBe(0);
-    expect(out).toMatch(/2 done, 0 skipped, 0 failed in /);
+    expect(code, `stderr: ${o.err}`).toBe(0);
+    expect(o.out).toMatch(/2 done, 0 skipped, 0 failed in /);
   }, 240_000);
 
   it('with no broker answering, says so at once and still stops on SIGTERM', async () => {
     const port = await freeBrokerPort(); // nothing listens there
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', join(REPO_ROOT, 'cli/main.ts'), 'run', '--kafka', `127.0.0.1:${port}`, '--topic', topic, '--out', join(dir, 'nobroker')],
-      { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const run = startCli(['--kafka', `127.0.0.1:${port}`, '--topic', topic, '--out', join(dir, 'nobroker')]);
+    const o = run.output;
+    let code: number | null | 'hung' = null;
     try {
-      await until('the connection error reported', () => new RegExp(`kafka: .*ECONNREFUSED 127\\.0\\.0\\.1:${port}`).test(err), 60_000);
+      await until('the connection error reported', () => new RegExp(`kafka: .*ECONNREFUSED 127\\.0\\.0\\.1:${port}`).test(o.err), 60_000);
     } finally {
-      child.kill('SIGTERM');
+      // kafkajs keeps retrying the connection for about five minutes; the stopped worker does not wait for it
+      code = await run.stop(60_000);
     }
-    // kafkajs keeps retrying the connection for about five minutes; the stopped worker does not wait for it
-    const code = await Promise.race([exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 60_000))]);
-    if (code === 'hung') child.kill('SIGKILL');
-    expect(code, `stderr: ${err}`).toBe(0);
-    expect(out).toMatch(/0 done, 0 skipped, 0 failed in /);
+    expect(code, `stderr: ${o.err}`).toBe(0);
+    expect(o.out).toMatch(/0 done, 0 skipped, 0 failed in /);
   }, 180_000);
 });
