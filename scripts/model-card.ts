@@ -40,6 +40,13 @@ const showCommand = (c: string): string => c.split(data).join('../shared/data').
 
 const modelDir = resolve(values.model);
 const model = await loadModel(modelDir);
+// a scene the model was trained on is no held-out scene: refuse it before evaluating anything
+const trainInputs = new Set((((model.manifest.training ?? {}).scenes as { input: string }[] | undefined) ?? []).map((s) => resolve(s.input)));
+const seen = values.eval.filter((p) => trainInputs.has(resolve(p)));
+if (seen.length) {
+  process.stderr.write(`model-card: ${seen.join(', ')} ${seen.length > 1 ? 'were' : 'was'} used in training; a held-out evaluation needs scenes the model has not seen\n`);
+  process.exit(2);
+}
 const compare: ModelPackage[] = await Promise.all((values.compare ?? []).map((d) => loadModel(resolve(d))));
 const registry = satellites();
 const window = values.window ? parseWindow(values.window) : undefined;
