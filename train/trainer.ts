@@ -19,6 +19,7 @@ import type { Scene } from '../scene/types.js';
 import { findCheckpoint, loadCheckpoint, saveCheckpoint, type Checkpoint, type EpochRecord } from './checkpoint.js';
 import { defaultPatchSize, findGroup, groupBands, PatchSource, PatchStream, regionSplit, type Batch, type PatchStreamOptions, type StreamState } from './dataset.js';
 import { loadTrainingBackend, trainingForward, type TrainingBackend } from './network.js';
+import { GradientPool } from './gradient-pool.js';
 import { MomentOptimizer, PlateauSchedule, type OptimizerKind, type PlateauSettings } from './optimizer.js';
 import { deriveSeed } from './rng.js';
 import type { DegradeOptions } from './wald.js';
@@ -66,6 +67,11 @@ export interface TrainOptions {
   readonly seed?: number;
   /** Training runtime (default tfjs-wasm). */
   readonly runtime?: string;
+  /**
+   * Worker threads computing each step's gradients, the batch split between them (default 1: the main
+   * thread). For the single-threaded WebAssembly and pure-JS backends; tfjs-node runs its own threads.
+   */
+  readonly threads?: number;
   /** Label patch side at the target grid (default DSen2's: 32 for x2, 96 for x6). */
   readonly patchSize?: number;
   readonly degrade?: DegradeOptions;
@@ -98,6 +104,8 @@ export type TrainEvent =
       readonly batch: number;
       readonly patchSize: number;
       readonly runtime: string;
+      /** Threads computing gradients (1: the main thread). */
+      readonly threads: number;
       readonly parameters: number;
       readonly resumedFrom: string | null;
     }
@@ -183,10 +191,11 @@ export class TrainingRun extends EventEmitter {
 
   /** Runs training to the last epoch or until aborted; resolves with the saved model and history. */
   async run(): Promise<TrainResult> {
-    const held: Held = { opened: [], vars: new Map(), optimizer: null };
+    const held: Held = { opened: [], vars: new Map(), optimizer: null, pool: null };
     try {
       return await this.body(held);
     } finally {
+      await held.pool?.close();
       held.optimizer?.dispose();
       for (const v of held.vars.values()) v.dispose();
       await Promise.allSettled(held.opened.map((s) => s.close()));
@@ -301,6 +310,9 @@ export class TrainingRun extends EventEmitter {
     const valFraction = valArgs && valArgs.length ? undefined : (o.valFraction ?? (keepSplit && typeof cfg.valFraction === 'number' ? cfg.valFraction : 0.1));
     const backend = await loadTrainingBackend(o.runtime ?? (typeof cfg.runtime === 'string' ? cfg.runtime : 'tfjs-wasm'));
     const tf = backend.tf;
+    if (o.threads !== undefined && (!Number.isInteger(o.threads) || o.threads < 1)) throw new Error(`threads must be a positive integer, got ${o.threads}`);
+    // Data-parallel gradients on worker threads, for the single-threaded CPU backends.
+    const threads = backend.backend === 'wasm' || backend.backend === 'cpu' ? Math.min(o.threads ?? 1, batchSize) : 1;
 
     const vars = held.vars;
     {
@@ -358,12 +370,15 @@ export class TrainingRun extends EventEmitter {
         degrade: { sigmaScale: degrade.sigmaScale ?? 1, truncate: degrade.truncate ?? 4 },
         stream: streamOpts,
         runtime: backend.runtime,
+        threads,
       };
 
       // Variables (unique names: tfjs registers variables process-wide).
       const runId = `train${++runCounter}`;
       for (const [name, t] of initial) vars.set(name, tf.tidy(() => tf.variable(tf.tensor(t.data, [...t.shape], 'float32'), true, `${runId}/${name}`)));
       const byVarName = new Map([...vars].map(([k, v]) => [v.name, k]));
+      if (threads > 1) held.pool = await GradientPool.start(threads, backend.runtime, manifestBase.graph, [...initial].map(([k, t]) => [k, [...t.shape]] as const));
+      const pool = held.pool;
       const optimizer = new MomentOptimizer(tf, vars, { kind: optimizerKind });
       held.optimizer = optimizer;
       if (ck) optimizer.restore(ck.state.optimizer, ck.moments);
@@ -488,6 +503,7 @@ export class TrainingRun extends EventEmitter {
         batch: batchSize,
         patchSize,
         runtime: backend.runtime,
+        threads,
         parameters,
         resumedFrom: o.resume ?? null,
       });
@@ -542,9 +558,13 @@ export class TrainingRun extends EventEmitter {
           }
           const ts = performance.now();
           const batch = await stream.batch(batchSize);
-          const loss = trainStep(tf, batch, forward, varList, byVarName, optimizer, schedule.lr);
-          const lossValue = (await loss.data())[0];
-          loss.dispose();
+          let lossValue: number;
+          if (pool) lossValue = await pooledStep(tf, pool, batch, vars, optimizer, schedule.lr);
+          else {
+            const loss = trainStep(tf, batch, forward, varList, byVarName, optimizer, schedule.lr);
+            lossValue = (await loss.data())[0];
+            loss.dispose();
+          }
           if (!Number.isFinite(lossValue)) throw new Error(`training diverged: the loss is ${lossValue} at step ${globalStep + 1} (try a lower --lr)`);
           stepSeconds += (performance.now() - ts) / 1000;
           stepsThisSession++;
@@ -603,6 +623,7 @@ interface Held {
   readonly opened: Scene[];
   readonly vars: Map<string, TF.Variable>;
   optimizer: MomentOptimizer | null;
+  pool: GradientPool | null;
 }
 
 function stripWeights(m: ModelManifest): Omit<ModelManifest, 'weights' | 'format'> {
@@ -637,6 +658,23 @@ function trainStep(
     x.dispose();
     y.dispose();
   }
+}
+
+/** One optimiser step with the batch's gradients computed by the worker pool; returns the loss. */
+async function pooledStep(tf: Tf, pool: GradientPool, batch: Batch, vars: ReadonlyMap<string, TF.Variable>, optimizer: MomentOptimizer, lr: number): Promise<number> {
+  const names = [...vars.keys()];
+  const weights = names.map((n) => vars.get(n)!.dataSync() as Float32Array);
+  const { loss, grads } = await pool.gradients(weights, batch);
+  const named: Record<string, TF.Tensor> = {};
+  names.forEach((n, i) => {
+    named[n] = tf.tensor(grads[i], vars.get(n)!.shape, 'float32');
+  });
+  try {
+    optimizer.apply(named, lr);
+  } finally {
+    for (const t of Object.values(named)) t.dispose();
+  }
+  return loss;
 }
 
 /** Validation: L1 and DN RMSE of the network and of the bilinear input (the network's skip) over a fixed seeded set of patches. */

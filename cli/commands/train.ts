@@ -1,5 +1,6 @@
 /** `sharpstream train`: trains a DSen2-family network for one satellite group by Wald's protocol. */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { flagOption, positiveIntOption, requiredStringOption, stringOption, UsageError, type CommandArgs, type Command } from '../command.js';
 import { formatDuration, ProgressBar } from '../progress.js';
@@ -80,6 +81,7 @@ export const command: Command = {
     optimizer: { type: 'string', valueName: 'name', description: 'nadam (default, as DSen2) or adam' },
     divisor: { type: 'string', valueName: 'x', description: 'a new model takes (DN + metadata offset) / x (default 2000, DSen2\'s for Sentinel-2 reflectance x 10000)' },
     runtime: { type: 'string', valueName: 'name', description: 'tfjs-wasm (default), tfjs-node or tfjs-node-gpu when installed' },
+    threads: { type: 'string', valueName: 'n', description: 'threads computing gradients on tfjs-wasm, each step\'s batch split between them (default: all cores)' },
     id: { type: 'string', valueName: 'id', description: "model id in the manifest (default: the output folder's name)" },
     title: { type: 'string', valueName: 'text', description: 'model title in the manifest' },
     json: { type: 'boolean', description: 'print the result as JSON' },
@@ -147,6 +149,7 @@ export const command: Command = {
         ...(optimizer ? { optimizer: optimizer as 'nadam' | 'adam' } : {}),
         ...(seedText !== undefined ? { seed: Number(seedText) } : {}),
         ...(stringOption(args, 'runtime') ? { runtime: stringOption(args, 'runtime')! } : {}),
+        threads: int('threads') ?? availableParallelism(),
         ...(resume ? { resume } : {}),
         ...(stringOption(args, 'id') ? { id: stringOption(args, 'id')! } : {}),
         ...(stringOption(args, 'title') ? { title: stringOption(args, 'title')! } : {}),
@@ -157,7 +160,7 @@ export const command: Command = {
         if (e.type === 'start') {
           bar.setTotal((e.epochs - e.epoch) * e.stepsPerEpoch - e.step);
           io.stderr.write(
-            `training ${e.parameters.toLocaleString('en')} parameters on ${e.runtime}: ${e.stepsPerEpoch} steps of ${e.batch} patches (${e.patchSize} px) per epoch, epochs ${e.epoch + 1}..${e.epochs}${e.resumedFrom ? `, resumed from ${e.resumedFrom}` : ''}\n`,
+            `training ${e.parameters.toLocaleString('en')} parameters on ${e.runtime}${e.threads > 1 ? ` (${e.threads} threads)` : ''}: ${e.stepsPerEpoch} steps of ${e.batch} patches (${e.patchSize} px) per epoch, epochs ${e.epoch + 1}..${e.epochs}${e.resumedFrom ? `, resumed from ${e.resumedFrom}` : ''}\n`,
           );
         } else if (e.type === 'step') {
           sessionSteps++;

@@ -195,6 +195,7 @@ function jobArgs(a: Record<string, unknown>): TrainJobArgs {
     optimizer: str('optimizer'),
     seed: num('seed'),
     runtime: str('runtime'),
+    threads: num('threads'),
     id: str('id'),
     title: str('title'),
   };

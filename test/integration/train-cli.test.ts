@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { expandSceneList } from '../../cli/commands/train.js';
@@ -49,7 +49,10 @@ describe.skipIf(missing)('sharpstream train (CLI)', () => {
     expect(signalled, stderr).toBe(true);
     expect(code, stderr).toBe(130);
     expect(stderr).toMatch(/interrupted: saving a checkpoint after this step/);
-    expect(stderr).toMatch(/training 11,606 parameters on tfjs-wasm: 10 steps of 8 patches \(32 px\) per epoch, epochs 1\.\.2/);
+    // On every core by default (at most one per patch of the batch); one core trains on the main thread.
+    const cores = Math.min(availableParallelism(), 8);
+    expect(stderr).toContain(`training 11,606 parameters on tfjs-wasm${cores > 1 ? ` (${cores} threads)` : ''}: `);
+    expect(stderr).toMatch(/training 11,606 parameters on tfjs-wasm.*: 10 steps of 8 patches \(32 px\) per epoch, epochs 1\.\.2/);
     expect(stdout).toMatch(/^interrupted after epoch \d/);
     expect(stdout).toContain(`continue with --resume ${out}`);
     const ck = await loadCheckpoint(join(out, 'checkpoint'));

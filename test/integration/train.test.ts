@@ -113,6 +113,35 @@ describe.skipIf(missing)('train on real scenes', () => {
     expect(a.history.map((e) => e.valLoss)).toEqual(b.history.map((e) => e.valLoss));
   });
 
+  it('trains on worker threads: reproducible for a thread count, and the same training as on one thread', async () => {
+    const opts = { epochs: 1, stepsPerEpoch: 4 };
+    const one = await train(base(await dir('threads-1'), opts));
+    const events: TrainEvent[] = [];
+    const a = await train(base(await dir('threads-2a'), { ...opts, threads: 2, onEvent: (e) => events.push(e) }));
+    const b = await train(base(await dir('threads-2b'), { ...opts, threads: 2 }));
+    expect(events.find((e) => e.type === 'start')).toMatchObject({ threads: 2 });
+    expect((await loadCheckpoint(a.checkpointDir)).state.config).toMatchObject({ threads: 2 });
+    const w1 = await loadCheckpoint(one.checkpointDir);
+    const wa = await loadCheckpoint(a.checkpointDir);
+    const wb = await loadCheckpoint(b.checkpointDir);
+    for (const [k, t] of wa.weights) expect(Array.from(wb.weights.get(k)!.data), k).toEqual(Array.from(t.data));
+    // Only the order of floating-point sums differs from one thread: the losses agree closely.
+    const losses = (r: typeof one) => r.history.filter((e) => e.loss !== null).map((e) => [e.loss!, e.valLoss]);
+    losses(a).forEach(([l, v], i) => {
+      const [l1, v1] = losses(one)[i];
+      expect(Math.abs(l - l1) / l1).toBeLessThan(1e-5);
+      expect(Math.abs(v - v1) / v1).toBeLessThan(1e-5);
+    });
+    let moved = 0;
+    for (const [k, t] of wa.weights) {
+      const u = w1.weights.get(k)!.data;
+      for (let i = 0; i < t.data.length; i++) moved = Math.max(moved, Math.abs(t.data[i] - u[i]));
+    }
+    expect(moved).toBeLessThan(1e-5);
+    // ... while training itself moved the validation loss by far more.
+    expect(Math.abs(a.history[1].valLoss - a.history[0].valLoss) / a.history[0].valLoss).toBeGreaterThan(1e-2);
+  });
+
   it('resumes an interrupted run from its checkpoint and ends exactly where an uninterrupted run does', async () => {
     const straight = await train(base(await dir('straight'), { epochs: 2, stepsPerEpoch: 4 }));
     const out = await dir('interrupted');
