@@ -59,6 +59,8 @@ class GradientWorker {
       const onMessage = (m: GradientReply) => {
         if (m.type === 'ready') resolve();
         else if (m.type === 'error' && m.id === undefined) reject(new Error(`a training worker thread could not start: ${m.message}`));
+        else return;
+        this.worker.off('message', onMessage);
       };
       this.worker.on('message', onMessage);
       this.worker.once('error', (e) => reject(new Error(`a training worker thread could not start: ${e.message}`)));
