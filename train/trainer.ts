@@ -428,6 +428,7 @@ export class TrainingRun extends EventEmitter {
             command: o.command ?? null,
             runtime: backend.runtime,
             backend: backend.backend,
+            threads,
             seed,
             scenes: trainScenes.map((sc, i) => sceneInfo(sc, sceneArgs[i])),
             validation: valFraction !== undefined ? { kind: 'region', fraction: valFraction, split } : { kind: 'scene', scenes: valScenes.map((sc, i) => sceneInfo(sc, valArgs![i])) },

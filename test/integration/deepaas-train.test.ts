@@ -75,6 +75,8 @@ describe.skipIf(missing)('DEEPaaS v2 API: training jobs', () => {
     expect(((await noScene.json()) as Json).description).toMatch(/missing\.SAFE: no such file or folder/);
     const badEpochs = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ ...base, epochs: 0 }) });
     expect(badEpochs.status).toBe(400);
+    const badThreads = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ ...base, threads: 0 }) });
+    expect(badThreads.status).toBe(400);
     const unknown = await fetch(`${server.url}/v2/models/dsen2/train/00000000-0000-0000-0000-000000000000`);
     expect(unknown.status).toBe(404);
     expect(await (await fetch(url)).json()).toEqual([]);
@@ -104,17 +106,18 @@ describe.skipIf(missing)('DEEPaaS v2 API: training jobs', () => {
   });
 
   it('finishes a training and publishes the model, which the models route then lists', async () => {
-    const res = await fetch(`${server.url}/v2/models/dsen2/train/`, { method: 'POST', headers, body: JSON.stringify({ ...base, epochs: 2, id: 'ben-tiny', augment: true }) });
+    const res = await fetch(`${server.url}/v2/models/dsen2/train/`, { method: 'POST', headers, body: JSON.stringify({ ...base, epochs: 2, id: 'ben-tiny', augment: true, threads: 2 }) });
     const job = (await res.json()) as Training;
     expect(res.status, JSON.stringify(job)).toBe(201);
     const done = await waitFor(`${server.url}/v2/models/dsen2/train/${job.uuid}`, (t) => t.status === 'done', 'a finished training');
     expect(done.result).toMatchObject({ status: 'finished', modelId: 'ben-tiny', epochs: 2, steps: 20 });
-    expect(done.progress).toMatchObject({ epochsDone: 2 });
+    expect(done.progress).toMatchObject({ epochsDone: 2, threads: 2 });
     expect(typeof done.progress!.valLoss).toBe('number');
     expect(done.links).toContainEqual(expect.objectContaining({ rel: 'model', href: `${server.url}/v2/models/ben-tiny/` }));
     const manifest = JSON.parse(readFileSync(join(modelsDir, 'ben-tiny', 'model.json'), 'utf8')) as Json & { training: Json };
     expect(manifest).toMatchObject({ id: 'ben-tiny', satellite: 'sentinel-2-l2a', group: '20m' });
-    expect(manifest.training).toMatchObject({ status: 'finished', epochs: 2, augment: true });
+    expect(manifest.training).toMatchObject({ status: 'finished', epochs: 2, augment: true, threads: 2 });
+    expect(done.args).toMatchObject({ threads: 2 });
     expect(done.args).toMatchObject({ augment: true });
     const meta = await fetch(`${server.url}/v2/models/ben-tiny/`);
     expect(meta.status).toBe(200);
