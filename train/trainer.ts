@@ -398,6 +398,7 @@ export class TrainingRun extends EventEmitter {
       let best = ck?.state.best ?? null;
       let bestWeights: Map<string, Tensor> | null = ck?.best ? new Map(ck.best) : null;
       const stream = new PatchStream(trainSources, ck ? (ck.state.stream as StreamState) : deriveSeed(seed, 'train'), streamOpts);
+      let streamStateOverride: StreamState | null = null;
       const valSeed = deriveSeed(seed, 'validation');
       const startedAt = typeof cfg.startedAt === 'string' ? cfg.startedAt : new Date().toISOString();
       config.startedAt = startedAt;
@@ -477,7 +478,7 @@ export class TrainingRun extends EventEmitter {
             epochLossSum,
             epochLossCount,
             epochSeconds: epochSecondsBefore,
-            stream: stream.state,
+            stream: streamStateOverride ?? stream.state,
             optimizer: optimizer.scalars(),
             schedule: schedule.state,
             best,
@@ -548,20 +549,39 @@ export class TrainingRun extends EventEmitter {
 
       let status: 'finished' | 'interrupted' = 'finished';
       const varList = [...vars.values()];
+      // With worker threads, the next batch of the epoch is built on this thread while they compute;
+      // the stream's state before it is what a checkpoint records, so a resumed run rebuilds it.
+      let prefetch: { batch: Promise<Batch>; before: StreamState } | null = null;
       outer: while (epochsDone < epochs) {
         const epochStart = performance.now();
         const lrUsed = schedule.lr;
         while (stepInEpoch < stepsPerEpoch) {
           if (o.signal?.aborted) {
+            if (prefetch) {
+              await prefetch.batch.catch(() => undefined);
+              streamStateOverride = prefetch.before;
+              prefetch = null;
+            }
             epochSecondsBefore += (performance.now() - epochStart) / 1000;
             status = 'interrupted';
             break outer;
           }
           const ts = performance.now();
-          const batch = await stream.batch(batchSize);
+          let batch: Batch;
+          if (prefetch) {
+            batch = await prefetch.batch;
+            prefetch = null;
+          } else batch = await stream.batch(batchSize);
           let lossValue: number;
-          if (pool) lossValue = await pooledStep(tf, pool, batch, vars, optimizer, schedule.lr);
-          else {
+          if (pool) {
+            if (stepInEpoch + 1 < stepsPerEpoch) {
+              const before = stream.state;
+              const next = stream.batch(batchSize);
+              next.catch(() => undefined);
+              prefetch = { batch: next, before };
+            }
+            lossValue = await pooledStep(tf, pool, batch, vars, optimizer, schedule.lr);
+          } else {
             const loss = trainStep(tf, batch, forward, varList, byVarName, optimizer, schedule.lr);
             lossValue = (await loss.data())[0];
             loss.dispose();

@@ -125,6 +125,15 @@ describe.skipIf(missing)('train on real scenes', () => {
     const wa = await loadCheckpoint(a.checkpointDir);
     const wb = await loadCheckpoint(b.checkpointDir);
     for (const [k, t] of wa.weights) expect(Array.from(wb.weights.get(k)!.data), k).toEqual(Array.from(t.data));
+    // Interrupted while the next batch was being built ahead, and resumed: it ends where run a did.
+    const out = await dir('threads-2-interrupted');
+    const ac = new AbortController();
+    const first = await train(base(out, { ...opts, threads: 2, signal: ac.signal, onEvent: (e) => e.type === 'step' && e.globalStep === 2 && ac.abort() }));
+    expect([first.status, first.globalStep]).toEqual(['interrupted', 2]);
+    const resumed = await train({ out, resume: out, threads: 2 });
+    expect(resumed.globalStep).toBe(4);
+    const wr = await loadCheckpoint(resumed.checkpointDir);
+    for (const [k, t] of wa.weights) expect(Array.from(wr.weights.get(k)!.data), k).toEqual(Array.from(t.data));
     // Only the order of floating-point sums differs from one thread: the losses agree closely.
     const losses = (r: typeof one) => r.history.filter((e) => e.loss !== null).map((e) => [e.loss!, e.valLoss]);
     losses(a).forEach(([l, v], i) => {
