@@ -16,7 +16,7 @@ import type * as TF from '@tensorflow/tfjs';
 import { dsen2Graph, dsen2InitialWeights, DSEN2_SIZES } from '../model/dsen2.js';
 import { macsPerPixel } from '../model/graph.js';
 import { satellites } from '../satellites/registry.js';
-import { loadTrainingBackend, trainingForward } from '../train/network.js';
+import { l1Gradients, loadTrainingBackend, trainingForward } from '../train/network.js';
 import { MomentOptimizer } from '../train/optimizer.js';
 import { TrainRng } from '../train/rng.js';
 import { syntheticScene } from '../train/synthetic.js';
@@ -70,7 +70,7 @@ export default async function bench(): Promise<Record<string, unknown>> {
     const times: number[] = [];
     for (let i = 0; i <= computeSteps; i++) {
       const t0 = performance.now();
-      const { value, grads } = tf.variableGrads(() => tf.mean(tf.abs(tf.sub(trainingForward(tf, graph, vars, x, backend.conv), y))) as TF.Scalar, [...vars.values()]);
+      const { value, grads } = l1Gradients(tf, (input) => trainingForward(tf, graph, vars, input, backend.conv), x, y, [...vars.values()]);
       const named: Record<string, TF.Tensor> = {};
       for (const [k, g] of Object.entries(grads)) named[byVar.get(k)!] = g;
       opt.apply(named, 1e-4);

@@ -8,7 +8,7 @@
 import type { OperatorFunction } from 'rxjs';
 import type { ModelPackage } from '../model/package.js';
 import { pickRuntime, type Session } from '../model/runtimes/index.js';
-import { DIHEDRAL_TRANSFORMS, selfEnsemble } from '../model/runtimes/self-ensemble.js';
+import { ensembleIfAsked, ensembleLabel } from '../model/runtimes/self-ensemble.js';
 import { sharpenGroup, type RowBlock } from '../patches/sharpen.js';
 import { stageError, stageOperator, type StageOptions } from './job.js';
 import type { PatchJob } from './to-patches.js';
@@ -25,10 +25,9 @@ export interface SessionProvider {
 export function perSceneSessions(runtime = 'auto', threads?: number, ensemble = false): SessionProvider {
   const rt = () => pickRuntime(runtime);
   return {
-    runtimeName: async () => `${(await rt()).name}${ensemble ? `, self-ensemble x${DIHEDRAL_TRANSFORMS}` : ''}`,
+    runtimeName: async () => (ensemble ? ensembleLabel((await rt()).name) : (await rt()).name),
     async acquire(model) {
-      const loaded = await (await rt()).load(model, threads ? { threads } : {});
-      const session = ensemble && model.manifest.architecture.type !== 'interpolation' ? selfEnsemble(loaded, model.manifest.inputs.length) : loaded;
+      const session = ensembleIfAsked(await (await rt()).load(model, threads ? { threads } : {}), model.manifest, ensemble);
       return { session, release: () => session.dispose() };
     },
   };

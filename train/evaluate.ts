@@ -7,7 +7,7 @@
 import { baselineModel, type BaselineMethod } from '../model/baselines.js';
 import type { ModelPackage } from '../model/package.js';
 import { pickRuntime, type Session } from '../model/runtimes/index.js';
-import { selfEnsemble } from '../model/runtimes/self-ensemble.js';
+import { ensembleIfAsked, ensembleLabel } from '../model/runtimes/self-ensemble.js';
 import { sharpenGroup } from '../patches/sharpen.js';
 import { intersectWindows, type PixelWindow } from '../raster/grid.js';
 import type { GroupSpec } from '../satellites/spec.js';
@@ -124,9 +124,11 @@ export async function evaluateScene(opts: EvaluateOptions): Promise<EvaluationRe
     const acc = new MetricsAccumulator({ bands: pkg.manifest.outputs, factor: group.factor, width: roi.width, dataRange });
     const order = pkg.manifest.outputs.map((id) => m.outputs.indexOf(id));
     let session: Session | null = null;
+    let ensembled = false;
     try {
-      session = await runtime.load(pkg, opts.threads ? { threads: opts.threads } : {});
-      if (opts.ensemble && kind === 'model') session = selfEnsemble(session, pkg.manifest.inputs.length);
+      const loaded = await runtime.load(pkg, opts.threads ? { threads: opts.threads } : {});
+      session = ensembleIfAsked(loaded, pkg.manifest, opts.ensemble === true && kind === 'model');
+      ensembled = session !== loaded;
       for await (const blk of sharpenGroup({
         scene: ds,
         roi,
@@ -142,7 +144,7 @@ export async function evaluateScene(opts: EvaluateOptions): Promise<EvaluationRe
     } finally {
       await session?.dispose();
     }
-    results.push({ id: pkg.manifest.id, kind, runtime: opts.ensemble && kind === 'model' ? `${runtime.name}, self-ensemble x8` : runtime.name, seconds: (performance.now() - t0) / 1000, metrics: acc.result() });
+    results.push({ id: pkg.manifest.id, kind, runtime: ensembled ? ensembleLabel(runtime.name) : runtime.name, seconds: (performance.now() - t0) / 1000, metrics: acc.result() });
   }
   const sigmaScale = opts.degrade?.sigmaScale ?? 1;
   const truncate = opts.degrade?.truncate ?? 4;

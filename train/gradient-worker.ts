@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type * as TF from '@tensorflow/tfjs';
 import type { Graph } from '../model/graph.js';
-import { loadTrainingBackend, trainingForward, type TrainingBackend } from './network.js';
+import { l1Gradients, loadTrainingBackend, trainingForward, type TrainingBackend } from './network.js';
 
 /** What the pool starts a worker with. */
 export interface GradientWorkerData {
@@ -51,7 +51,7 @@ function gradients(tf: typeof TF, b: TrainingBackend, req: GradientRequest): { l
   const y = tf.tensor4d(req.label, [req.n, req.size, req.size, req.outputs]);
   try {
     const list = data.shapes.map(([name]) => vars.get(name)!);
-    const { value, grads } = tf.variableGrads(() => tf.mean(tf.abs(tf.sub(trainingForward(tf, data.graph, vars, x, b.conv), y))) as TF.Scalar, list);
+    const { value, grads } = l1Gradients(tf, (input) => trainingForward(tf, data.graph, vars, input, b.conv), x, y, list);
     const loss = value.dataSync()[0];
     value.dispose();
     const out = list.map((v) => {

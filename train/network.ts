@@ -43,3 +43,8 @@ export async function loadTrainingBackend(runtime = 'tfjs-wasm'): Promise<Traini
 export function trainingForward(tf: Tf, graph: Graph, weights: ReadonlyMap<string, TF.Tensor>, x: TF.Tensor4D, conv: TrainableConv | null): TF.Tensor4D {
   return tfForward(tf, graph, weights, x, conv);
 }
+
+/** The batch's mean L1 loss (DSen2's) and its gradients with respect to `vars`, keyed by tfjs variable name. */
+export function l1Gradients(tf: Tf, forward: (x: TF.Tensor4D) => TF.Tensor4D, x: TF.Tensor4D, y: TF.Tensor4D, vars: TF.Variable[]): { value: TF.Scalar; grads: TF.NamedTensorMap } {
+  return tf.variableGrads(() => tf.mean(tf.abs(tf.sub(forward(x), y))) as TF.Scalar, vars);
+}

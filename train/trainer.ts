@@ -18,7 +18,7 @@ import { openScene } from '../scene/open.js';
 import type { Scene } from '../scene/types.js';
 import { findCheckpoint, loadCheckpoint, saveCheckpoint, type Checkpoint, type EpochRecord } from './checkpoint.js';
 import { defaultPatchSize, findGroup, groupBands, PatchSource, PatchStream, regionSplit, type Batch, type PatchStreamOptions, type StreamState } from './dataset.js';
-import { loadTrainingBackend, trainingForward, type TrainingBackend } from './network.js';
+import { l1Gradients, loadTrainingBackend, trainingForward, type TrainingBackend } from './network.js';
 import { GradientPool } from './gradient-pool.js';
 import { MomentOptimizer, PlateauSchedule, type OptimizerKind, type PlateauSettings } from './optimizer.js';
 import { deriveSeed } from './rng.js';
@@ -669,7 +669,7 @@ function trainStep(
   const x = tf.tensor4d(batch.input, [batch.n, batch.size, batch.size, batch.channels]);
   const y = tf.tensor4d(batch.label, [batch.n, batch.size, batch.size, batch.outputs]);
   try {
-    const { value, grads } = tf.variableGrads(() => tf.mean(tf.abs(tf.sub(forward(x), y))) as TF.Scalar, varList);
+    const { value, grads } = l1Gradients(tf, forward, x, y, varList);
     const named: Record<string, TF.Tensor> = {};
     for (const [k, g] of Object.entries(grads)) named[byVarName.get(k) ?? k] = g;
     optimizer.apply(named, lr);

@@ -4,6 +4,7 @@
  * its input, turns each output back and averages them. The network is unchanged; inference costs eight
  * times as much, and the average is usually a little closer to the truth than any single pass.
  */
+import type { ModelManifest } from '../package.js';
 import type { Session } from './runtime.js';
 
 /** Number of transforms of the dihedral group of the square: 4 rotations x optional mirroring. */
@@ -34,10 +35,20 @@ export function dihedralTransform(src: Float32Array, planes: number, h: number, 
   return out;
 }
 
+/** How a runtime's name reads when its sessions run as a self-ensemble. */
+export function ensembleLabel(runtime: string): string {
+  return `${runtime}, self-ensemble x${DIHEDRAL_TRANSFORMS}`;
+}
+
+/** The session as a self-ensemble when asked and the model is a network (interpolation is already equivariant); else as it is. */
+export function ensembleIfAsked(session: Session, model: Pick<ModelManifest, 'architecture' | 'inputs'>, asked: boolean): Session {
+  return asked && model.architecture.type !== 'interpolation' ? selfEnsemble(session, model.inputs.length) : session;
+}
+
 /** A session that averages the network's outputs over the eight rotations and mirrorings of each input. */
 export function selfEnsemble(inner: Session, inputs: number): Session {
   return {
-    runtime: `${inner.runtime}, self-ensemble x${DIHEDRAL_TRANSFORMS}`,
+    runtime: ensembleLabel(inner.runtime),
     device: inner.device,
     async run(input: Float32Array, batch: number, height: number, width: number): Promise<Float32Array> {
       if (input.length !== batch * inputs * height * width) throw new Error(`self-ensemble: expected ${batch}x${inputs}x${height}x${width} input values, got ${input.length}`);
