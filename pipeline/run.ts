@@ -96,6 +96,12 @@ export async function startRun(config: RunConfig, reporter: RunReporter, extra: 
     cleanups.length = 0;
   };
   try {
+    // A runtime named explicitly (a GPU worker's, say) that cannot run here stops the run with its reason
+    // before any scene is taken, rather than failing every scene into the dead-letter queue.
+    if (config.runtime !== 'auto') {
+      const { pickRuntime } = await import('../model/runtimes/index.js');
+      await pickRuntime(config.runtime);
+    }
     const { openStore } = await import('../connectors/storage/index.js');
     const store = openStore(config.out);
 

@@ -23,7 +23,7 @@ export const command: Command = {
       description: 'model id, model folder, or bicubic/bilinear; repeat for several groups (default: the shipped models for the scene)',
     },
     window: { type: 'string', valueName: 'x,y,w,h', description: 'region in fine-grid pixels (default: the whole scene)' },
-    runtime: { type: 'string', valueName: 'name', description: 'auto (default), onnx, onnx-cuda, tfjs-wasm, tfjs-node, tfjs-node-gpu' },
+    runtime: { type: 'string', valueName: 'name', description: 'auto (default: the first available of onnx-cuda, tfjs-node-gpu, onnx-webgpu, onnx), onnx, onnx-cuda, onnx-webgpu, tfjs-wasm, tfjs-node, tfjs-node-gpu' },
     satellite: { type: 'string', valueName: 'id|file', description: 'satellite definition id or JSON file (default: recognised from the scene)' },
     batch: { type: 'string', valueName: 'n', description: 'patches per inference call (default 8)' },
     threads: { type: 'string', valueName: 'n', description: 'CPU threads for the model runtime (default: all cores)' },

@@ -1,9 +1,11 @@
 /**
- * onnxruntime-node: the default CPU runtime (the fastest measured here, about 6x the wasm backend), and
- * its CUDA execution provider where the GPU provider libraries are installed. Loaded lazily so the
- * package is optional at run time; each session runs in a worker thread of its own.
+ * onnxruntime-node: the default CPU runtime (the fastest measured here, about 6x the wasm backend), its
+ * CUDA execution provider where the GPU provider libraries are installed, and its WebGPU execution
+ * provider (bundled with onnxruntime-node on Linux x64, Windows and macOS; Dawn over Vulkan, D3D12 or
+ * Metal), which needs no CUDA install at all. Loaded lazily so the package is optional at run time; each
+ * session runs in a worker thread of its own.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -51,27 +53,33 @@ class OrtSession implements Session {
   }
 }
 
-function makeRuntime(name: string, provider: 'cpu' | 'cuda'): Runtime {
+/** An onnxruntime execution provider that sharpstream offers as a runtime. */
+type Provider = 'cpu' | 'cuda' | 'webgpu';
+
+const DESCRIPTIONS: Record<Provider, string> = {
+  cpu: 'onnxruntime-node, CPU execution provider',
+  cuda: 'onnxruntime-node, CUDA execution provider (GPU)',
+  webgpu: 'onnxruntime-node, WebGPU execution provider (GPU through Vulkan, D3D12 or Metal)',
+};
+
+/** Why a provider cannot run here, or null when it can; probed once per process. */
+const probes = new Map<Provider, Promise<string | null>>();
+
+function makeRuntime(name: string, provider: Provider): Runtime {
   return {
     name,
-    description: provider === 'cpu' ? 'onnxruntime-node, CPU execution provider' : 'onnxruntime-node, CUDA execution provider (GPU)',
+    description: DESCRIPTIONS[provider],
     async available() {
       const ort = await loadOrt();
       if (ort instanceof Error) return { ok: false, reason: `onnxruntime-node cannot load: ${ort.message}` };
       if (provider === 'cpu') return { ok: true };
-      const cuda = ort.listSupportedBackends().find((b) => b.name === 'cuda');
-      if (!cuda) return { ok: false, reason: 'this onnxruntime-node build has no CUDA provider' };
-      // The CUDA provider libraries are only present when installed with ONNXRUNTIME_NODE_INSTALL=cuda12.
-      if (!cudaLibrariesPresent()) {
-        return { ok: false, reason: 'the CUDA provider libraries are not installed (reinstall onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 on a host with CUDA 12 and cuDNN 9)' };
+      let probe = probes.get(provider);
+      if (!probe) {
+        probe = provider === 'cuda' ? probeCuda(ort) : probeWebGpu(ort);
+        probes.set(provider, probe);
       }
-      try {
-        const s = await ort.InferenceSession.create(tinyModel(), { executionProviders: ['cuda'], logSeverityLevel: 4 });
-        await s.release();
-        return { ok: true };
-      } catch (e) {
-        return { ok: false, reason: `CUDA provider unavailable: ${(e as Error).message.split('\n')[0]}` };
-      }
+      const reason = await probe;
+      return reason === null ? { ok: true } : { ok: false, reason };
     },
     async load(pkg: ModelPackage, options: SessionOptions = {}): Promise<Session> {
       const ort = await loadOrt();
@@ -79,7 +87,8 @@ function makeRuntime(name: string, provider: 'cpu' | 'cuda'): Runtime {
       const outC = inferChannels(pkg.manifest.graph, pkg.weights).get(pkg.manifest.graph.output)!;
       const bytes = exportOnnx(pkg.manifest.graph, pkg.weights, outC, pkg.manifest.id);
       const worker = await OrtWorker.start(bytes, {
-        executionProviders: provider === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
+        // Operators a GPU provider lacks fall back to the CPU provider.
+        executionProviders: provider === 'cpu' ? ['cpu'] : [provider, 'cpu'],
         graphOptimizationLevel: 'all',
         intraOpNumThreads: options.threads ?? cpus().length,
         interOpNumThreads: 1,
@@ -87,9 +96,56 @@ function makeRuntime(name: string, provider: 'cpu' | 'cuda'): Runtime {
         // between inference calls, and several sessions (one per group) run side by side.
         extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
       });
-      return new OrtSession(name, provider === 'cuda' ? 'gpu' : 'cpu', worker, pkg.manifest.graph.inputChannels);
+      return new OrtSession(name, provider === 'cpu' ? 'cpu' : 'gpu', worker, pkg.manifest.graph.inputChannels);
     },
   };
+}
+
+/** Why onnxruntime's CUDA provider cannot run here, or null when a session on it starts. */
+async function probeCuda(ort: Ort): Promise<string | null> {
+  const cuda = ort.listSupportedBackends().find((b) => b.name === 'cuda');
+  if (!cuda) return 'this onnxruntime-node build has no CUDA provider';
+  // The CUDA provider libraries are only present when installed with ONNXRUNTIME_NODE_INSTALL=cuda12.
+  if (!cudaLibrariesPresent()) {
+    return 'the CUDA provider libraries are not installed (reinstall onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 on a host with CUDA 12 and cuDNN 9)';
+  }
+  return probeSession(ort, 'cuda', 'CUDA provider unavailable');
+}
+
+/**
+ * Why onnxruntime's WebGPU provider cannot run here, or null when a session on it starts. Without a GPU
+ * device node the provider is not even tried: Dawn would only report that it found no adapter (and, with
+ * a software Vulkan driver, would run on the CPU far slower than the CPU provider).
+ */
+async function probeWebGpu(ort: Ort): Promise<string | null> {
+  if (!ort.listSupportedBackends().some((b) => b.name === 'webgpu')) return 'this onnxruntime-node build has no WebGPU provider';
+  if (process.platform === 'linux' && !gpuDeviceNodes()) {
+    return 'no GPU device in /dev (nvidia*, dri/renderD*): the WebGPU provider needs a GPU with a Vulkan driver';
+  }
+  return probeSession(ort, 'webgpu', 'WebGPU provider unavailable (a GPU with a Vulkan driver and libvulkan.so.1 are needed)');
+}
+
+/** Null when a one-node session starts on the provider; otherwise the first line of its error. */
+async function probeSession(ort: Ort, provider: 'cuda' | 'webgpu', prefix: string): Promise<string | null> {
+  try {
+    const s = await ort.InferenceSession.create(tinyModel(), { executionProviders: [provider], logSeverityLevel: 4 });
+    await s.release();
+    return null;
+  } catch (e) {
+    return `${prefix}: ${(e as Error).message.split('\n')[0]}`;
+  }
+}
+
+/** Whether Linux shows a GPU device node (NVIDIA's, or a DRM render node of any vendor). */
+function gpuDeviceNodes(): boolean {
+  const has = (dir: string, re: RegExp): boolean => {
+    try {
+      return readdirSync(dir).some((f) => re.test(f));
+    } catch {
+      return false;
+    }
+  };
+  return has('/dev', /^nvidia\d+$/) || has('/dev/dri', /^renderD\d+$/);
 }
 
 /** Whether onnxruntime-node's folder holds the CUDA provider libraries (they come from a separate download). */
@@ -111,5 +167,7 @@ function tinyModel(): Uint8Array {
 
 /** onnxruntime on the GPU (CUDA), when present. */
 export const onnxCudaRuntime = makeRuntime('onnx-cuda', 'cuda');
+/** onnxruntime on the GPU through WebGPU (Vulkan on Linux), when a GPU is present. */
+export const onnxWebGpuRuntime = makeRuntime('onnx-webgpu', 'webgpu');
 /** onnxruntime on the CPU. */
 export const onnxCpuRuntime = makeRuntime('onnx', 'cpu');

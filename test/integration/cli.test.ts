@@ -14,7 +14,7 @@ import { gdalInfo } from '../helpers/gdal.js';
 
 const BIN = join(REPO_ROOT, 'bin/sharpstream.js');
 const BUILT = join(REPO_ROOT, 'dist/cli/main.js');
-const SOURCES = ['cli', 'cog', 'raster', 'satellites', 'scene', 'pipeline', 'operators', 'connectors'];
+const SOURCES = ['cli', 'cog', 'raster', 'satellites', 'scene', 'pipeline', 'operators', 'connectors', 'model'];
 const BEN = ['bigearthnet-tiny-T29UPU', 'S2A_MSIL2A_20170617T113321_36_85'];
 const RIO = ['riotilerpds-s2l2a-29RKH-decimated10x'];
 
@@ -102,6 +102,28 @@ describe('sharpstream help', () => {
     });
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/dist\/cli\/main\.js is missing.*run npm install or npm run build/);
+  });
+});
+
+describe('sharpstream runtimes', () => {
+  it('lists every runtime in auto order, marks the one auto picks, and says why the others are absent', async () => {
+    const r = await sharpstream(['runtimes', '--json']);
+    expect(r.code).toBe(0);
+    const list = JSON.parse(r.out) as { name: string; available: boolean; reason: string | null; auto: boolean }[];
+    expect(list.map((x) => x.name)).toEqual(['onnx-cuda', 'tfjs-node-gpu', 'onnx-webgpu', 'onnx', 'tfjs-node', 'tfjs-wasm']);
+    // auto takes the first available one, and only that one.
+    const first = list.findIndex((x) => x.available);
+    expect(list.map((x) => x.auto)).toEqual(list.map((_, i) => i === first));
+    expect(list.find((x) => x.name === 'onnx')?.available).toBe(true);
+    for (const x of list) {
+      if (x.available) expect(x.reason).toBeNull();
+      else expect(x.reason, x.name).toMatch(/\w{8,}/);
+    }
+    const gpuNodes = existsSync('/dev/nvidia0') || (existsSync('/dev/dri') && readdirSync('/dev/dri').some((f) => f.startsWith('renderD')));
+    if (!gpuNodes) expect(list.find((x) => x.name === 'onnx-webgpu')?.reason).toMatch(/no GPU device in \/dev/);
+    const text = await sharpstream(['runtimes']);
+    expect(text.out).toMatch(new RegExp(`^\\* ${list[first].name} `, 'm'));
+    expect(text.out).toMatch(/^ {2}onnx-cuda +unavailable: /m);
   });
 });
 

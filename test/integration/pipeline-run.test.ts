@@ -54,6 +54,28 @@ describe.skipIf(missing)('sharpstream run --once', () => {
     expect(again.code).toBe(0);
   });
 
+  it('stops before taking any scene when the runtime it is told to use cannot run here, naming why', async () => {
+    const { registeredRuntimes } = await import('../../model/runtimes/index.js');
+    let absent: { name: string; reason: string } | null = null;
+    for (const rt of registeredRuntimes()) {
+      const a = await rt.available();
+      if (!a.ok) {
+        absent = { name: rt.name, reason: a.reason ?? '' };
+        break;
+      }
+    }
+    expect(absent, 'some optional runtime (GPU, tfjs-node) is absent on a test machine').not.toBeNull();
+    const root = mkdtempSync(join(tmpdir(), 'run-rt-'));
+    const inbox = join(root, 'inbox');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(inbox);
+    symlinkSync(dataPath(...SCENE), join(inbox, 'scene'));
+    const attempt = run({ once: true, inbox, out: join(root, 'results'), runtime: absent!.name });
+    await expect(attempt).rejects.toThrow(`runtime "${absent!.name}" is not available here: ${absent!.reason}`);
+    // The scene was not taken: still in the inbox, nothing in done/ or failed/.
+    expect(readdirSync(inbox)).toEqual(['scene']);
+  });
+
   it('refuses --once with a Kafka source and a bad concurrency, as usage errors', async () => {
     await expect(run({ once: true, kafka: '127.0.0.1:9092', topic: 't' })).rejects.toThrow(/--once .* inbox sources only/);
     await expect(run({ concurrency: 'lots' })).rejects.toThrow(/--concurrency must be a positive integer/);
