@@ -114,12 +114,13 @@ async function probeCuda(ort: Ort): Promise<string | null> {
 
 /**
  * Why onnxruntime's WebGPU provider cannot run here, or null when a session on it starts. Without a GPU
- * device node the provider is not even tried: Dawn would only report that it found no adapter (and, with
- * a software Vulkan driver, would run on the CPU far slower than the CPU provider).
+ * device node the provider is not even tried: Dawn would only report that it found no adapter, or, with
+ * a software Vulkan driver, run on the CPU far slower than the CPU provider. SHARPSTREAM_WEBGPU_SOFTWARE=1
+ * tries it anyway, so that the tests run this runtime on Mesa's lavapipe.
  */
 async function probeWebGpu(ort: Ort): Promise<string | null> {
   if (!ort.listSupportedBackends().some((b) => b.name === 'webgpu')) return 'this onnxruntime-node build has no WebGPU provider';
-  if (process.platform === 'linux' && !gpuDeviceNodes()) {
+  if (process.platform === 'linux' && !gpuDeviceNodes() && process.env.SHARPSTREAM_WEBGPU_SOFTWARE !== '1') {
     return 'no GPU device in /dev (nvidia*, dri/renderD*): the WebGPU provider needs a GPU with a Vulkan driver';
   }
   return probeSession(ort, 'webgpu', 'WebGPU provider unavailable (a GPU with a Vulkan driver and libvulkan.so.1 are needed)');

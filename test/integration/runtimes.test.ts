@@ -5,8 +5,11 @@ import { Rng } from '../../model/random.js';
 import { pickRuntime, registeredRuntimes } from '../../model/runtimes/index.js';
 import { satellites } from '../../satellites/registry.js';
 import { tinyDsen2 } from '../helpers/models.js';
+import { useSoftwareWebGpu } from '../helpers/webgpu.js';
 
 const s2 = satellites().get('sentinel-2-l1c');
+// Without a GPU, onnx-webgpu runs on Mesa's software Vulkan driver, so the loop below tests it too.
+const softwareWebGpu = useSoftwareWebGpu();
 
 describe('model runtimes', () => {
   const cases = [
@@ -41,6 +44,15 @@ describe('model runtimes', () => {
       }
     });
   }
+
+  it('onnx-webgpu is available: on the GPU, or on the software Vulkan driver that the test setup unpacks', async (ctx) => {
+    if (!softwareWebGpu.ok && !/has a GPU/.test(softwareWebGpu.reason)) ctx.skip(softwareWebGpu.reason);
+    const rt = registeredRuntimes().find((r) => r.name === 'onnx-webgpu')!;
+    expect(await rt.available()).toEqual({ ok: true });
+    const session = await rt.load(tinyDsen2(s2, '20m'));
+    expect(session.device).toBe('gpu');
+    await session.dispose();
+  });
 
   it('picks an available runtime for auto, and names the choices for an unknown one', async () => {
     const r = await pickRuntime('auto');
