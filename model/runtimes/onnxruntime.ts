@@ -5,13 +5,14 @@
  * Metal), which needs no CUDA install at all. Loaded lazily so the package is optional at run time; each
  * session runs in a worker thread of its own.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { exportOnnx } from '../onnx.js';
 import { inferChannels } from '../graph.js';
 import type { ModelPackage } from '../package.js';
+import { webGpuUnavailableReason } from './gpu-device.js';
 import { OrtWorker } from './ort-worker.js';
 import type { Runtime, Session, SessionOptions } from './runtime.js';
 
@@ -112,17 +113,11 @@ async function probeCuda(ort: Ort): Promise<string | null> {
   return probeSession(ort, 'cuda', 'CUDA provider unavailable');
 }
 
-/**
- * Why onnxruntime's WebGPU provider cannot run here, or null when a session on it starts. Without a GPU
- * device node the provider is not even tried: Dawn would only report that it found no adapter, or, with
- * a software Vulkan driver, run on the CPU far slower than the CPU provider. SHARPSTREAM_WEBGPU_SOFTWARE=1
- * tries it anyway, so that the tests run this runtime on Mesa's lavapipe.
- */
+/** Why onnxruntime's WebGPU provider cannot run here, or null when a session on it starts (see gpu-device.ts). */
 async function probeWebGpu(ort: Ort): Promise<string | null> {
   if (!ort.listSupportedBackends().some((b) => b.name === 'webgpu')) return 'this onnxruntime-node build has no WebGPU provider';
-  if (process.platform === 'linux' && !gpuDeviceNodes() && process.env.SHARPSTREAM_WEBGPU_SOFTWARE !== '1') {
-    return 'no GPU device in /dev (nvidia*, dri/renderD*): the WebGPU provider needs a GPU with a Vulkan driver';
-  }
+  const noGpu = webGpuUnavailableReason();
+  if (noGpu) return noGpu;
   return probeSession(ort, 'webgpu', 'WebGPU provider unavailable (a GPU with a Vulkan driver and libvulkan.so.1 are needed)');
 }
 
@@ -135,18 +130,6 @@ async function probeSession(ort: Ort, provider: 'cuda' | 'webgpu', prefix: strin
   } catch (e) {
     return `${prefix}: ${(e as Error).message.split('\n')[0]}`;
   }
-}
-
-/** Whether Linux shows a GPU device node (NVIDIA's, or a DRM render node of any vendor). */
-function gpuDeviceNodes(): boolean {
-  const has = (dir: string, re: RegExp): boolean => {
-    try {
-      return readdirSync(dir).some((f) => re.test(f));
-    } catch {
-      return false;
-    }
-  };
-  return has('/dev', /^nvidia\d+$/) || has('/dev/dri', /^renderD\d+$/);
 }
 
 /** Whether onnxruntime-node's folder holds the CUDA provider libraries (they come from a separate download). */

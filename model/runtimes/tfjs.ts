@@ -1,10 +1,12 @@
 /**
- * TensorFlow.js runtimes: the WebAssembly backend (always installed), and tfjs-node / tfjs-node-gpu
+ * TensorFlow.js runtimes: the WebAssembly backend (always installed); the WebGPU backend on a GPU, through
+ * Dawn's Node binding (the optional `webgpu` package; Vulkan on Linux); and tfjs-node / tfjs-node-gpu
  * when a user has installed them (they download libtensorflow at install, so they are never required).
  */
 import type * as TF from '@tensorflow/tfjs';
 import { GRAPH_INPUT, type Graph, type Weights } from '../graph.js';
 import type { ModelPackage } from '../package.js';
+import { webGpuUnavailableReason } from './gpu-device.js';
 import type { Runtime, Session } from './runtime.js';
 
 type Tf = typeof TF;
@@ -19,6 +21,7 @@ interface BackendInfo {
 
 const BACKENDS: readonly BackendInfo[] = [
   { runtime: 'tfjs-node-gpu', backend: 'tensorflow', pkg: '@tensorflow/tfjs-node-gpu', device: 'gpu' },
+  { runtime: 'tfjs-webgpu', backend: 'webgpu', pkg: '@tensorflow/tfjs-backend-webgpu', device: 'gpu' },
   { runtime: 'tfjs-node', backend: 'tensorflow', pkg: '@tensorflow/tfjs-node', device: 'cpu' },
   { runtime: 'tfjs-wasm', backend: 'wasm', pkg: '@tensorflow/tfjs-backend-wasm', device: 'cpu' },
 ];
@@ -38,6 +41,12 @@ export function loadTf(info: Pick<BackendInfo, 'backend' | 'pkg'>): Promise<Tf |
             await import('@tensorflow/tfjs-backend-wasm');
             return tf;
           }
+          if (info.pkg === '@tensorflow/tfjs-backend-webgpu') {
+            await installWebGpu();
+            const tf = (await import('@tensorflow/tfjs')) as Tf;
+            await import('@tensorflow/tfjs-backend-webgpu');
+            return tf;
+          }
           // tfjs-node(-gpu) export the whole tfjs API with their backend registered.
           const mod = (await import(info.pkg)) as Tf & { default?: Tf };
           return mod.default ?? mod;
@@ -51,11 +60,28 @@ export function loadTf(info: Pick<BackendInfo, 'backend' | 'pkg'>): Promise<Tf |
     if (tf instanceof Error) return tf;
     if (tf.getBackend() !== info.backend) {
       const ok = await tf.setBackend(info.backend);
-      if (!ok) return new Error(`tfjs backend "${info.backend}" failed to initialise`);
+      if (!ok) return new Error(`tfjs backend "${info.backend}" failed to initialise${info.backend === 'webgpu' ? ' (no WebGPU adapter: a GPU with a Vulkan driver and libvulkan.so.1 are needed)' : ''}`);
     }
     await tf.ready();
     return tf;
   });
+}
+
+/**
+ * Gives this process the browser's WebGPU API (navigator.gpu and the GPU* constants) from Dawn's Node
+ * binding, which tfjs' WebGPU backend expects; throws when there is no GPU to use or no binding.
+ */
+async function installWebGpu(): Promise<void> {
+  const noGpu = webGpuUnavailableReason();
+  if (noGpu) throw new Error(noGpu);
+  const g = globalThis as { navigator?: { gpu?: unknown } };
+  if (g.navigator?.gpu) return;
+  const { create, globals } = (await import('webgpu')) as { create(flags: string[]): unknown; globals: Record<string, unknown> };
+  Object.assign(globalThis, globals);
+  const gpu = create([]);
+  // Node 21+ has a navigator object of its own; Node 20 has none.
+  if (g.navigator) Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
+  else Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
 }
 
 /** A convolution (stride 1, 'same') replacing tfjs' fused one, e.g. with a custom gradient for training. */
@@ -157,6 +183,8 @@ function makeRuntime(info: BackendInfo): Runtime {
     name: info.runtime,
     description: `TensorFlow.js, ${info.backend} backend (${info.pkg})`,
     async available() {
+      const noGpu = info.backend === 'webgpu' ? webGpuUnavailableReason() : null;
+      if (noGpu) return { ok: false, reason: noGpu };
       const tf = await loadTf(info);
       if (tf instanceof Error) return { ok: false, reason: `${info.pkg} is not installed or cannot load (${tf.message.split('\n')[0]})` };
       return { ok: true };
@@ -169,9 +197,13 @@ function makeRuntime(info: BackendInfo): Runtime {
   };
 }
 
+const backend = (runtime: string): BackendInfo => BACKENDS.find((b) => b.runtime === runtime)!;
+
 /** tfjs-node-gpu (optional). */
-export const tfjsNodeGpuRuntime = makeRuntime(BACKENDS[0]);
+export const tfjsNodeGpuRuntime = makeRuntime(backend('tfjs-node-gpu'));
+/** tfjs on the GPU through WebGPU (optional `webgpu` package and a GPU). */
+export const tfjsWebGpuRuntime = makeRuntime(backend('tfjs-webgpu'));
 /** tfjs-node (optional). */
-export const tfjsNodeRuntime = makeRuntime(BACKENDS[1]);
+export const tfjsNodeRuntime = makeRuntime(backend('tfjs-node'));
 /** tfjs with the WebAssembly backend (always available). */
-export const tfjsWasmRuntime = makeRuntime(BACKENDS[2]);
+export const tfjsWasmRuntime = makeRuntime(backend('tfjs-wasm'));

@@ -197,7 +197,7 @@ export const trainArgsSchema = {
     lr: { type: 'number', minimum: 1e-9, maximum: 1 },
     optimizer: { type: 'string', enum: ['nadam', 'adam'] },
     seed: { type: 'integer', minimum: 0, maximum: 2147483647 },
-    runtime: { type: 'string', enum: ['tfjs-wasm', 'tfjs-node', 'tfjs-node-gpu'] },
+    runtime: { type: 'string', enum: ['tfjs-wasm', 'tfjs-webgpu', 'tfjs-node', 'tfjs-node-gpu'], description: 'Training backend (default tfjs-wasm; tfjs-webgpu trains on a GPU)' },
     threads: { type: 'integer', minimum: 1, maximum: 256, description: "Threads computing gradients on tfjs-wasm (default: the server's cores)" },
     id: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$', description: 'Id of the model to publish (default: <model>-<job id prefix>)' },
     title: { type: 'string', maxLength: 300 },

@@ -2,17 +2,13 @@
  * Mesa's software Vulkan driver (lavapipe), unpacked into .cache/lavapipe by scripts/setup-test-env.sh,
  * lets the onnx-webgpu runtime run in the tests on a machine without a GPU.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { gpuDeviceNodes } from '../../model/runtimes/gpu-device.js';
 import { REPO_ROOT } from './data.js';
 
 /** The lavapipe ICD manifest that the test setup writes. */
 export const LAVAPIPE_ICD = join(REPO_ROOT, '.cache/lavapipe/lvp_icd.json');
-
-function gpuDeviceNodes(): boolean {
-  const has = (dir: string, re: RegExp) => existsSync(dir) && readdirSync(dir).some((f) => re.test(f));
-  return has('/dev', /^nvidia\d+$/) || has('/dev/dri', /^renderD\d+$/);
-}
 
 /**
  * On a machine without a GPU, points the Vulkan loader at lavapipe and lets onnx-webgpu use it; call

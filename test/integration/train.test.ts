@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../model/package.js';
+import { gpuDeviceNodes } from '../../model/runtimes/gpu-device.js';
 import { loadCheckpoint } from '../../train/checkpoint.js';
 import { loadTrainingBackend } from '../../train/network.js';
 import { train, TrainingRun, type TrainEvent, type TrainOptions } from '../../train/trainer.js';
@@ -246,6 +247,9 @@ describe.skipIf(missing)('train on real scenes', () => {
     await expect(train(base(await dir('bad2'), { group: '10m' }))).rejects.toThrow(/has no group "10m"/);
     await expect(train(base(await dir('bad3'), { patchSize: 64 }))).rejects.toThrow(/too small for 64x64 patches/);
     await expect(train(base(await dir('bad4'), { runtime: 'tfjs-gpu' }))).rejects.toThrow(/unknown training runtime "tfjs-gpu"/);
+    if (!gpuDeviceNodes()) {
+      await expect(train(base(await dir('bad4b'), { runtime: 'tfjs-webgpu' }))).rejects.toThrow(/^training runtime tfjs-webgpu is not available: .*\(no GPU device in \/dev/);
+    }
     await expect(train(base(await dir('bad5'), { resume: dataPath(...BEN_A) }))).rejects.toThrow(/not a model folder/);
     await expect(train(base(await dir('bad6'), { satellite: 'landsat-c2-l1' }))).rejects.toThrow(/resolutions disagree/);
   });
