@@ -28,6 +28,8 @@ COPY jobs ./jobs
 COPY train ./train
 COPY cli ./cli
 RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev
+# a CPU image: no WebGPU runtime (Dawn), and no other operating system's onnxruntime binaries
+RUN rm -rf node_modules/webgpu node_modules/@tensorflow/tfjs-backend-webgpu node_modules/onnxruntime-node/bin/napi-v6/win32 node_modules/onnxruntime-node/bin/napi-v6/darwin
 
 FROM node:20-bookworm-slim
 WORKDIR /app
