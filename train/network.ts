@@ -6,6 +6,7 @@
  */
 import type * as TF from '@tensorflow/tfjs';
 import type { Graph } from '../model/graph.js';
+import { webGpuUnavailableReason } from '../model/runtimes/gpu-device.js';
 import { loadTf, tfForward } from '../model/runtimes/tfjs.js';
 import { trainableConv, type TrainableConv } from './conv-grad.js';
 
@@ -33,6 +34,8 @@ export interface TrainingBackend {
 export async function loadTrainingBackend(runtime = 'tfjs-wasm'): Promise<TrainingBackend> {
   const info = TRAIN_RUNTIMES[runtime];
   if (!info) throw new Error(`unknown training runtime "${runtime}" (runtimes: ${Object.keys(TRAIN_RUNTIMES).join(', ')})`);
+  const noGpu = info.backend === 'webgpu' ? webGpuUnavailableReason() : null;
+  if (noGpu) throw new Error(`training runtime ${runtime} is not available: ${noGpu}`);
   const tf = await loadTf(info);
   if (tf instanceof Error) throw new Error(`training runtime ${runtime} is not available: ${info.pkg} cannot load (${tf.message.split('\n')[0]})`);
   // The wasm backend lacks Conv2DBackpropFilter: use the custom gradient there.
