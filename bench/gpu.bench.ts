@@ -13,22 +13,11 @@ import { fromFile } from 'geotiff';
 import { macsPerPixel } from '../model/graph.js';
 import type { ModelPackage } from '../model/package.js';
 import { Rng } from '../model/random.js';
-import { registeredRuntimes, type Runtime, type Session } from '../model/runtimes/index.js';
+import { registeredRuntimes, type Runtime } from '../model/runtimes/index.js';
 import { dsen2BenchPackage } from './lib/dsen2-package.js';
+import { median, sessionRunSeconds } from './lib/timing.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-
-/** Median seconds of `reps` runs after one warm-up. */
-async function timeRuns(session: Session, x: Float32Array, batch: number, side: number, reps: number): Promise<number> {
-  await session.run(x, batch, side, side);
-  const times: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    await session.run(x, batch, side, side);
-    times.push((performance.now() - t0) / 1000);
-  }
-  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
-}
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) throw new Error(`lengths differ: ${a.length} and ${b.length}`);
@@ -59,7 +48,7 @@ async function compareNetwork(gpu: Runtime, cpu: Runtime, pkg: ModelPackage, qui
     for (const batch of quick ? [8] : [1, 8, 32]) {
       const x = Float32Array.from({ length: batch * 10 * side * side }, () => rng.uniform(0, 1));
       for (const [name, s] of [[gpu.name, g], [`${cpu.name} (${cpus().length} threads)`, c]] as const) {
-        const seconds = await timeRuns(s, x, batch, side, quick ? 1 : batch >= 32 ? 3 : 5);
+        const seconds = median(await sessionRunSeconds(s, x, batch, side, side, quick ? 1 : batch >= 32 ? 3 : 5));
         const mpx = (batch * side * side) / seconds / 1e6;
         rows.push({ runtime: name, batch, input: `${batch}x10x${side}x${side}`, secondsPerBatch: +seconds.toFixed(4), mpixelPerSecond: +mpx.toFixed(3), gflops: +((mpx * 1e6 * flopPerPixel) / 1e9).toFixed(1) });
         process.stderr.write(`gpu: ${JSON.stringify(rows.at(-1))}\n`);

@@ -13,6 +13,7 @@ import { macsPerPixel } from '../model/graph.js';
 import { Rng } from '../model/random.js';
 import { registeredRuntimes } from '../model/runtimes/index.js';
 import { dsen2BenchPackage } from './lib/dsen2-package.js';
+import { median, sessionRunSeconds } from './lib/timing.js';
 
 const run = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -30,11 +31,6 @@ export async function measurePeak(threads: number): Promise<{ gflops: number; pe
   const all = JSON.parse((await run(exe, [String(threads)])).stdout) as { gflops: number; lanes: number };
   const one = JSON.parse((await run(exe, ['1'])).stdout) as { gflops: number };
   return { gflops: all.gflops, perCore: one.gflops, threads, vectorLanes: all.lanes };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 /** Runs the benchmark. */
@@ -60,14 +56,7 @@ export default async function bench(): Promise<Record<string, unknown>> {
       const rng = new Rng(2);
       const x = Float32Array.from({ length: 10 * side * side }, () => rng.uniform(0, 1));
       const reps = quick ? 1 : rt.name.startsWith('tfjs-wasm') ? 2 : side >= 512 ? 3 : 5;
-      await session.run(x, 1, side, side); // warm-up
-      const times: number[] = [];
-      for (let i = 0; i < reps; i++) {
-        const t0 = performance.now();
-        await session.run(x, 1, side, side);
-        times.push((performance.now() - t0) / 1000);
-      }
-      const s = median(times);
+      const s = median(await sessionRunSeconds(session, x, 1, side, side, reps));
       const mpx = (side * side) / s / 1e6;
       const gflops = (mpx * 1e6 * flopPerPixel) / 1e9;
       const r = { runtime: rt.name, device: session.device, input: `${side}x${side}`, secondsPerPass: +s.toFixed(4), mpixelPerSecond: +mpx.toFixed(4), gflops: +gflops.toFixed(1) } as Record<string, unknown>;
@@ -86,13 +75,7 @@ export default async function bench(): Promise<Record<string, unknown>> {
     const side = quick ? 64 : 128;
     const rng = new Rng(3);
     const x = Float32Array.from({ length: 10 * side * side }, () => rng.uniform(0, 1));
-    await session.run(x, 1, side, side);
-    const times: number[] = [];
-    for (let i = 0; i < (quick ? 1 : 5); i++) {
-      const t0 = performance.now();
-      await session.run(x, 1, side, side);
-      times.push((performance.now() - t0) / 1000);
-    }
+    const times = await sessionRunSeconds(session, x, 1, side, side, quick ? 1 : 5);
     await session.dispose();
     const s = Math.min(...times);
     const gflops = (side * side * flopPerPixel) / s / 1e9;

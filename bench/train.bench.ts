@@ -23,13 +23,9 @@ import { MomentOptimizer } from '../train/optimizer.js';
 import { TrainRng } from '../train/rng.js';
 import { syntheticScene } from '../train/synthetic.js';
 import { train } from '../train/trainer.js';
+import { median } from './lib/timing.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 /** Runs the benchmark. */
 export default async function bench(): Promise<Record<string, unknown>> {
