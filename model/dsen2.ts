@@ -88,3 +88,69 @@ export function dsen2InitialWeights(inputChannels: number, targets: number, size
   }
   return weights;
 }
+
+/**
+ * Grows trained DSen2 weights into a larger network (more blocks, more filters) that computes the same
+ * function (Net2Net-style): new filters get fresh He-uniform kernels on their inputs and zero weights
+ * into the old filters and the output, and new blocks end in a zero convolution, so they add nothing
+ * until training moves them.
+ */
+export function growDsen2Weights(
+  weights: ReadonlyMap<string, Tensor>,
+  inputChannels: number,
+  targets: number,
+  from: Dsen2Size,
+  to: Dsen2Size,
+  seed = 42,
+): Map<string, Tensor> {
+  if (to.blocks < from.blocks || to.filters < from.filters) {
+    throw new Error(`a DSen2 network can only grow: ${from.blocks} x ${from.filters} cannot become ${to.blocks} x ${to.filters}`);
+  }
+  if ((to.residualScale ?? 0.1) !== (from.residualScale ?? 0.1)) throw new Error('growing a DSen2 network cannot change its residual scale');
+  const fresh = dsen2InitialWeights(inputChannels, targets, to, seed);
+  const grown = new Map<string, Tensor>();
+  const convsTo = 2 + 2 * to.blocks;
+  const convName = (i: number) => (i === 0 ? 'conv2d' : `conv2d_${i}`);
+  // Old conv index for each new conv: the first conv, the old blocks' convs, then the output conv last.
+  const oldIndex = (i: number): number | null => {
+    if (i === 0) return 0;
+    if (i === convsTo - 1) return 1 + 2 * from.blocks;
+    return i <= 2 * from.blocks ? i : null;
+  };
+  for (let i = 0; i < convsTo; i++) {
+    const name = convName(i);
+    const k = fresh.get(`${name}/kernel`)!;
+    const b = fresh.get(`${name}/bias`)!;
+    const [, , cin, cout] = k.shape as [number, number, number, number];
+    const kernel = new Float32Array(k.data);
+    const bias = new Float32Array(b.data);
+    const o = oldIndex(i);
+    const isBlockSecond = i > 0 && i < convsTo - 1 && i % 2 === 0;
+    if (o === null) {
+      // A new block: its second convolution starts at zero, so the block is the identity.
+      if (isBlockSecond) kernel.fill(0);
+    } else {
+      const ok = weights.get(`${convName(o)}/kernel`);
+      const ob = weights.get(`${convName(o)}/bias`);
+      if (!ok || !ob) throw new Error(`grow DSen2: the weights lack ${convName(o)}`);
+      const [, , oin, oout] = ok.shape as [number, number, number, number];
+      const wantIn = i === 0 ? inputChannels : from.filters;
+      const wantOut = i === convsTo - 1 ? targets : from.filters;
+      if (oin !== wantIn || oout !== wantOut) throw new Error(`grow DSen2: ${convName(o)} is ${oin} -> ${oout} channels, expected ${wantIn} -> ${wantOut}`);
+      // Kernels are [3, 3, cin, cout]: old filters keep their weights and read nothing from the new ones.
+      for (let t = 0; t < 9; t++) {
+        for (let ci = 0; ci < cin; ci++) {
+          for (let co = 0; co < cout; co++) {
+            const at = (t * cin + ci) * cout + co;
+            if (ci < oin && co < oout) kernel[at] = ok.data[(t * oin + ci) * oout + co];
+            else if (co < oout) kernel[at] = 0;
+          }
+        }
+      }
+      bias.set(ob.data.subarray(0, oout));
+    }
+    grown.set(`${name}/kernel`, { shape: [3, 3, cin, cout], data: kernel });
+    grown.set(`${name}/bias`, { shape: [cout], data: bias });
+  }
+  return grown;
+}

@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { basename, resolve } from 'node:path';
 import type * as TF from '@tensorflow/tfjs';
-import { dsen2Graph, dsen2InitialWeights, DSEN2_SIZES } from '../model/dsen2.js';
+import { dsen2Graph, dsen2InitialWeights, DSEN2_SIZES, growDsen2Weights, type Dsen2Size } from '../model/dsen2.js';
 import type { Tensor } from '../model/graph.js';
 import { loadModel, saveModel, type ModelManifest, type Normalisation } from '../model/package.js';
 import { packageVersion } from '../pipeline/version.js';
@@ -258,8 +258,18 @@ export class TrainingRun extends EventEmitter {
     const sizeName = o.size ?? (typeof cfg.size === 'string' ? cfg.size : 'dsen2');
     const sizeSpec = DSEN2_SIZES[sizeName];
     if (!base && !sizeSpec) throw new Error(`unknown network size "${sizeName}" (sizes: ${Object.keys(DSEN2_SIZES).join(', ')})`);
-    if (base && o.size && base.architecture.type === 'dsen2' && (base.architecture.blocks !== sizeSpec?.blocks || base.architecture.filters !== sizeSpec?.filters)) {
-      throw new Error(`--size ${o.size} differs from the resumed model's ${base.architecture.blocks} blocks x ${base.architecture.filters} filters`);
+    // A fine-tune may grow its model into a larger DSen2 size; a checkpoint resumes its own network.
+    let grow: { from: Dsen2Size; to: Dsen2Size } | null = null;
+    if (base && o.size) {
+      const arch = base.architecture;
+      if (!sizeSpec) throw new Error(`unknown network size "${sizeName}" (sizes: ${Object.keys(DSEN2_SIZES).join(', ')})`);
+      if (arch.type !== 'dsen2') throw new Error(`--size ${o.size}: the resumed model is not a DSen2 network, so it cannot change size`);
+      if (arch.blocks !== sizeSpec.blocks || arch.filters !== sizeSpec.filters) {
+        const differs = `--size ${o.size} (${sizeSpec.blocks} blocks x ${sizeSpec.filters} filters) differs from the resumed model's ${arch.blocks} blocks x ${arch.filters} filters`;
+        if (ck) throw new Error(`${differs}: a checkpoint resumes its own network; fine-tune its model package to grow it`);
+        if (sizeSpec.blocks < arch.blocks || sizeSpec.filters < arch.filters) throw new Error(`${differs}: a model can grow, not shrink`);
+        grow = { from: { blocks: arch.blocks, filters: arch.filters, residualScale: arch.residualScale }, to: { ...sizeSpec, residualScale: arch.residualScale } };
+      }
     }
     const batchSize = o.batch ?? (typeof cfg.batch === 'number' ? cfg.batch : 32);
     const patchSize = ck ? Number(cfg.patchSize) : (o.patchSize ?? defaultPatchSize(group.factor));
@@ -300,7 +310,20 @@ export class TrainingRun extends EventEmitter {
             patch: groupPatch(group),
             created: new Date().toISOString(),
           });
-    const initial: ReadonlyMap<string, Tensor> = ck?.weights ?? fineTune?.weights ?? dsen2InitialWeights(bands.inputs.length, bands.outputs.length, sizeSpec, seed, OUTPUT_GAIN);
+    if (grow) {
+      // The grown network computes what the resumed one did; its manifest describes the new size.
+      const { blocks, filters } = grow.to;
+      Object.assign(manifestBase, {
+        architecture: { type: 'dsen2', blocks, filters, residualScale: grow.to.residualScale ?? 0.1 },
+        graph: dsen2Graph(manifestBase.inputs.length, manifestBase.outputs.length, grow.to),
+        description: `DSen2-family network (${blocks} blocks x ${filters} filters, grown from ${grow.from.blocks} x ${grow.from.filters}) trained by Wald's protocol with sharpstream: super-resolves ${manifestBase.outputs.join(', ')} by x${manifestBase.factor}.`,
+      });
+    }
+    const initial: ReadonlyMap<string, Tensor> =
+      ck?.weights ??
+      (fineTune && grow ? growDsen2Weights(fineTune.weights, manifestBase.inputs.length, manifestBase.outputs.length, grow.from, grow.to, seed) : undefined) ??
+      fineTune?.weights ??
+      dsen2InitialWeights(bands.inputs.length, bands.outputs.length, sizeSpec, seed, OUTPUT_GAIN);
 
     // Scenes and the training/validation split.
     // Validation: held-out scenes, or a row band of every training scene; a resumed run keeps its split unless given new scenes.

@@ -58,6 +58,7 @@ export const command: Command = {
     'sharpstream train --satellite sentinel-2-l1c --scenes a.SAFE.zip --scenes b.SAFE.zip --val-scene c.SAFE.zip --out models/s2-20m --size dsen2-small',
     'sharpstream train --satellite sentinel-2-l1c --group 60m --scenes @train.txt --val-fraction 0.1 --out models/s2-60m --epochs 20',
     'sharpstream train --resume models/s2-20m --out models/s2-20m --epochs 80',
+    'sharpstream train --resume models/s2-l1c-20m --size dsen2-medium --scenes @train.txt --val-scene c.SAFE.zip --out models/s2-20m-medium --runtime tfjs-webgpu --lr 5e-5',
   ],
   positionals: [],
   options: {
@@ -65,7 +66,7 @@ export const command: Command = {
     scenes: { type: 'string', multiple: true, valueName: 'path|@list', description: 'training scene (folder, archive, STAC item); @file reads one per line' },
     out: { type: 'string', valueName: 'dir', description: 'output model folder: the best model, and its checkpoint in <dir>/checkpoint' },
     group: { type: 'string', valueName: 'id', description: "super-resolution group, e.g. 20m or 60m (default: the satellite's first)" },
-    size: { type: 'string', valueName: 'name', description: 'network size: dsen2 (default, 6x128), dsen2-medium (6x64), dsen2-small (4x32), dsen2-tiny (2x16), vdsen2 (32x256)' },
+    size: { type: 'string', valueName: 'name', description: 'network size: dsen2 (default, 6x128), dsen2-medium (6x64), dsen2-small (4x32), dsen2-tiny (2x16), vdsen2 (32x256); with --resume <model package>, a larger size grows the model (same output at first)' },
     epochs: { type: 'string', valueName: 'n', description: 'train until this epoch (default 50)' },
     resume: { type: 'string', valueName: 'dir', description: 'continue from a checkpoint (or a model folder holding one), or fine-tune a model package' },
     seed: { type: 'string', valueName: 'n', description: 'seed of the initial weights and patch sampling (default 42)' },
@@ -92,6 +93,8 @@ export const command: Command = {
     'ones. Patches are drawn at random (seeded) and skipped where any pixel is nodata or saturated. The best',
     'weights on the validation patches are saved as a model package in --out after every improvement; a',
     'checkpoint is written every epoch, and on Ctrl-C before exiting: resume with --resume <out>.',
+    'Fine-tuning a model package with a larger --size grows it (new filters and blocks start at zero weight',
+    'on the output), so training starts from the model\'s own quality and can only add to it.',
   ].join('\n'),
   async run(args, io) {
     const out = requiredStringOption(args, 'out', 'train');

@@ -204,6 +204,27 @@ describe.skipIf(missing)('train on real scenes', () => {
     expect(existsSync(join(tuned.checkpointDir, 'checkpoint.json'))).toBe(true);
   });
 
+  it('grows a model package into a larger network that starts where it left off, and trains it', async () => {
+    const src = await train(base(await dir('to-grow'), { epochs: 1, stepsPerEpoch: 4 }));
+    const pkgDir = await dir('grow-package');
+    await mkdir(pkgDir, { recursive: true });
+    for (const f of ['model.json', 'weights.bin']) await copyFile(join(src.modelDir, f), join(pkgDir, f));
+    const grown = await train(base(await dir('grown'), { resume: pkgDir, size: 'dsen2-small', epochs: 1, stepsPerEpoch: 2 }));
+    expect(grown.manifest.architecture).toEqual({ type: 'dsen2', blocks: 4, filters: 32, residualScale: 0.1 });
+    expect(grown.manifest.description).toMatch(/4 blocks x 32 filters, grown from 2 x 16/);
+    // Epoch 0 validates the grown weights before any step: the same function, so the source's loss.
+    expect(grown.history[0].valLoss).toBeCloseTo(src.history.at(-1)!.valLoss, 6);
+    expect(grown.history[1].loss).toBeGreaterThan(0);
+    const pkg = await loadModel(grown.modelDir);
+    expect(pkg.weights.get('conv2d_9/kernel')!.shape).toEqual([3, 3, 32, 6]);
+    // a network shrinks by no option, and a checkpoint keeps its own size
+    await expect(train(base(await dir('shrink'), { resume: grown.modelDir, size: 'dsen2-tiny' }))).rejects.toThrow(/checkpoint resumes its own network/);
+    const grownPkg = await dir('grown-package');
+    await mkdir(grownPkg, { recursive: true });
+    for (const f of ['model.json', 'weights.bin']) await copyFile(join(grown.modelDir, f), join(grownPkg, f));
+    await expect(train(base(await dir('shrink2'), { resume: grownPkg, size: 'dsen2-tiny' }))).rejects.toThrow(/--size dsen2-tiny \(2 blocks x 16 filters\) differs from the resumed model's 4 blocks x 32 filters: a model can grow, not shrink/);
+  });
+
   it('fine-tunes a model into another product with the same bands (L1C to L2A), and refuses other bands', async () => {
     const src = await train(base(await dir('l1c-src'), { satellite: 'sentinel-2-l1c', epochs: 1, stepsPerEpoch: 2 }));
     const pkgDir = await dir('l1c-package');
