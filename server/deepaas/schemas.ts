@@ -186,7 +186,7 @@ export const trainArgsSchema = {
     val_fraction: { type: 'number', minimum: 0.001, maximum: 0.999, description: 'Without val_scenes: fraction of each scene\'s rows held out (default 0.1)' },
     satellite: { type: 'string', minLength: 1, description: 'Satellite definition id (default: recognised from the first scene)' },
     group: { type: 'string', minLength: 1, description: 'Super-resolution group, e.g. 20m or 60m' },
-    size: { type: 'string', enum: Object.keys(DSEN2_SIZES), description: 'Network size of a new model' },
+    size: { type: 'string', enum: Object.keys(DSEN2_SIZES), description: 'Network size of a new model; training a trained model with a larger size grows it (it starts from that model\'s output)' },
     epochs: { type: 'integer', minimum: 1, maximum: 10000 },
     patches_per_scene: { type: 'integer', minimum: 1, maximum: 10000000 },
     steps_per_epoch: { type: 'integer', minimum: 1, maximum: 10000000 },
