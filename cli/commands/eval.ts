@@ -1,5 +1,6 @@
 /** `sharpstream eval`: Wald's-protocol quality of a model (and the bicubic baseline) on a scene. */
 import { flagOption, listOption, positiveIntOption, requiredStringOption, stringOption, UsageError, type Command } from '../command.js';
+import { runtimeOption } from '../runtime-option.js';
 import { ProgressBar } from '../progress.js';
 
 const BASELINES = ['bicubic', 'bilinear'] as const;
@@ -29,7 +30,7 @@ export const command: Command = {
     json: { type: 'boolean', description: 'print the full report as JSON' },
     baselines: { type: 'string', valueName: 'list', description: 'interpolation baselines evaluated alongside: bicubic (default), bilinear, both comma-separated, or none' },
     window: { type: 'string', valueName: 'x,y,w,h', description: "region in pixels of the group's target grid (the original coarse bands), default: all" },
-    runtime: { type: 'string', valueName: 'name', description: 'auto (default), onnx, tfjs-wasm, ...' },
+    runtime: runtimeOption(),
     satellite: { type: 'string', valueName: 'id|file', description: 'satellite definition id or JSON file (default: recognised from the scene)' },
     batch: { type: 'string', valueName: 'n', description: 'patches per inference call (default 8)' },
     threads: { type: 'string', valueName: 'n', description: 'CPU threads for the model runtime (default: all cores)' },

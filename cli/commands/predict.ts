@@ -1,5 +1,6 @@
 /** `sharpstream predict`: super-resolves one scene into a COG and its STAC item. */
 import { flagOption, listOption, positiveIntOption, requiredStringOption, stringOption, UsageError, type Command } from '../command.js';
+import { runtimeOption } from '../runtime-option.js';
 import { ProgressBar } from '../progress.js';
 
 /** The `predict` command. */
@@ -23,7 +24,7 @@ export const command: Command = {
       description: 'model id, model folder, or bicubic/bilinear; repeat for several groups (default: the shipped models for the scene)',
     },
     window: { type: 'string', valueName: 'x,y,w,h', description: 'region in fine-grid pixels (default: the whole scene)' },
-    runtime: { type: 'string', valueName: 'name', description: 'auto (default: the first available of onnx-cuda, tfjs-node-gpu, onnx-webgpu, onnx), onnx, onnx-cuda, onnx-webgpu, tfjs-wasm, tfjs-node, tfjs-node-gpu' },
+    runtime: runtimeOption(),
     satellite: { type: 'string', valueName: 'id|file', description: 'satellite definition id or JSON file (default: recognised from the scene)' },
     batch: { type: 'string', valueName: 'n', description: 'patches per inference call (default 8)' },
     threads: { type: 'string', valueName: 'n', description: 'CPU threads for the model runtime (default: all cores)' },

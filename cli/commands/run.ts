@@ -1,5 +1,6 @@
 /** `sharpstream run`: the streaming service: watch sources, super-resolve each scene, store, publish. */
 import { flagOption, listOption, positiveIntOption, stringOption, UsageError, type Command } from '../command.js';
+import { runtimeOption } from '../runtime-option.js';
 
 /** The `run` command. */
 export const command: Command = {
@@ -35,7 +36,7 @@ export const command: Command = {
     checkpoint: { type: 'string', valueName: 'file', description: 'with --stac: checkpoint file, so a restart emits no item twice (default <out>/.stac-watcher.json for a folder out)' },
     once: { type: 'boolean', description: 'process what is in the inbox, then exit' },
     model: { type: 'string', multiple: true, valueName: 'id|path', description: 'model(s) for events that name none (default: the shipped models; bicubic where a satellite has none)' },
-    runtime: { type: 'string', valueName: 'name', description: 'auto (default: the first available of onnx-cuda, tfjs-node-gpu, onnx-webgpu, onnx), onnx, onnx-cuda, onnx-webgpu, tfjs-wasm, tfjs-node, tfjs-node-gpu' },
+    runtime: runtimeOption(),
     concurrency: { type: 'string', valueName: 'n', description: 'scenes processed at once (default 1)' },
     config: { type: 'string', valueName: 'file', description: 'JSON config file (flags override it, and SHARPSTREAM_* variables)' },
     'no-previews': { type: 'boolean', description: 'skip the quicklook pair (super-resolved and bicubic)' },

@@ -1,4 +1,5 @@
 /** `sharpstream serve`: the embedded STAC API (and the DEEPaaS API and results page, when present) on one port. */
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { allowedHostsFromEnv } from '../../scene/url-policy.js';
@@ -7,6 +8,13 @@ import { listOption, positiveIntOption, stringOption, UsageError, type Command }
 /** The catalogue file used when none is given: $SHARPSTREAM_CATALOGUE, else ~/.sharpstream/catalogue.sqlite. */
 export function defaultCatalogueFile(env: Readonly<Record<string, string | undefined>>): string {
   return env.SHARPSTREAM_CATALOGUE ? resolve(env.SHARPSTREAM_CATALOGUE) : join(homedir(), '.sharpstream', 'catalogue.sqlite');
+}
+
+/** A note for when serve opens its default catalogue while `run`'s default one (./results/catalogue.sqlite) is another file. */
+export function runCatalogueNote(cwd: string, file: string): string | null {
+  const runs = resolve(cwd, 'results', 'catalogue.sqlite');
+  if (!existsSync(runs) || runs === resolve(file)) return null;
+  return `note: serving ${resolve(file)}; the catalogue that \`sharpstream run\` fills by default is ${runs}: serve it with --catalogue results/catalogue.sqlite\n`;
 }
 
 /** The `serve` command. */
@@ -87,6 +95,8 @@ export const command: Command = {
     if (filesRoot) lines.push(`output files  ${root}/files/ (from ${filesRoot})`);
     io.stdout.write(`sharpstream serving catalogue ${resolve(file)}\n${lines.map((l) => `  ${l}\n`).join('')}`);
     if (!apiKey) io.stderr.write('warning: no API key (--api-key or SHARPSTREAM_API_KEY): writes are refused\n');
+    const note = stringOption(args, 'catalogue') ? null : runCatalogueNote(process.cwd(), file);
+    if (note) io.stderr.write(note);
 
     await new Promise<void>((done) => {
       const stop = () => {

@@ -1,7 +1,12 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runCatalogueNote } from '../../cli/commands/serve.js';
 import { listOption, positiveIntOption, requiredStringOption, UsageError, type Command, type CommandArgs } from '../../cli/command.js';
 import { commandHelp, EXIT_ERROR, EXIT_OK, EXIT_USAGE, main, mainHelp, parseCommandArgs } from '../../cli/main.js';
 import { loadCommands } from '../../cli/registry.js';
+import { registeredRuntimes } from '../../model/runtimes/index.js';
 
 /** Runs the CLI in-process, capturing what it writes. */
 async function cli(argv: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
@@ -71,6 +76,31 @@ describe('help', () => {
     expect(await cli(['info', '--help'])).toMatchObject({ code: EXIT_OK, out: commandHelp(info) });
     expect(await cli(['help', 'info'])).toMatchObject({ code: EXIT_OK, out: commandHelp(info) });
     expect(await cli(['quicklook', '-h'])).toMatchObject({ code: EXIT_OK });
+  });
+
+  it('offers every registered runtime, in auto\'s order, wherever a command runs a model', async () => {
+    const names = registeredRuntimes().map((r) => r.name);
+    expect(names).toContain('tfjs-webgpu');
+    for (const cmd of ['predict', 'run', 'eval']) {
+      const r = await cli([cmd, '--help']);
+      expect(r.code).toBe(EXIT_OK);
+      expect(r.out).toContain(`--runtime <name>`);
+      expect(r.out).toContain(`the first available of ${names.join(', ')}`);
+    }
+  });
+
+  it('points serve at the catalogue that run fills, when serve opens another one', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'sharpstream-cli-'));
+    try {
+      const home = join(cwd, 'home', 'catalogue.sqlite');
+      expect(runCatalogueNote(cwd, home)).toBeNull();
+      mkdirSync(join(cwd, 'results'));
+      writeFileSync(join(cwd, 'results', 'catalogue.sqlite'), '');
+      expect(runCatalogueNote(cwd, home)).toMatch(/^note: serving .*home\/catalogue\.sqlite; the catalogue that `sharpstream run` fills by default is .*results\/catalogue\.sqlite: serve it with --catalogue results\/catalogue\.sqlite\n$/);
+      expect(runCatalogueNote(cwd, join(cwd, 'results', 'catalogue.sqlite'))).toBeNull();
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
   });
 
   it('prints the version', async () => {
