@@ -24,12 +24,17 @@ export const DSEN2_SIZES: Readonly<Record<string, Dsen2Size>> = {
   'dsen2-tiny': { blocks: 2, filters: 16 },
 };
 
+/** The i-th convolution's layer name, as Keras auto-names them (conv2d, conv2d_1, ...). */
+function convName(i: number): string {
+  return i === 0 ? 'conv2d' : `conv2d_${i}`;
+}
+
 /** Layer names as in lanha/DSen2 `utils/DSen2Net.py` (Keras auto-names), so imported weights map by name. */
 export function dsen2TensorNames(blocks: number): string[] {
   const names: string[] = [];
   const convs = 2 + 2 * blocks;
   for (let i = 0; i < convs; i++) {
-    const layer = i === 0 ? 'conv2d' : `conv2d_${i}`;
+    const layer = convName(i);
     names.push(`${layer}/kernel`, `${layer}/bias`);
   }
   return names;
@@ -44,9 +49,8 @@ export function dsen2Graph(inputChannels: number, targets: number, size: Dsen2Si
   const scale = size.residualScale ?? 0.1;
   const nodes: GraphNode[] = [];
   let conv = 0;
-  const convName = () => (conv++ === 0 ? 'conv2d' : `conv2d_${conv - 1}`);
   const addConv = (input: string, activation: 'relu' | 'linear'): string => {
-    const name = convName();
+    const name = convName(conv++);
     nodes.push({ op: 'conv2d', name, input, kernel: `${name}/kernel`, bias: `${name}/bias`, activation });
     return name;
   };
@@ -76,7 +80,7 @@ export function dsen2InitialWeights(inputChannels: number, targets: number, size
   const weights = new Map<string, Tensor>();
   const convs = 2 + 2 * size.blocks;
   for (let i = 0; i < convs; i++) {
-    const name = i === 0 ? 'conv2d' : `conv2d_${i}`;
+    const name = convName(i);
     const cin = i === 0 ? inputChannels : size.filters;
     const cout = i === convs - 1 ? targets : size.filters;
     const n = 9 * cin * cout;
@@ -110,7 +114,6 @@ export function growDsen2Weights(
   const fresh = dsen2InitialWeights(inputChannels, targets, to, seed);
   const grown = new Map<string, Tensor>();
   const convsTo = 2 + 2 * to.blocks;
-  const convName = (i: number) => (i === 0 ? 'conv2d' : `conv2d_${i}`);
   // Old conv index for each new conv: the first conv, the old blocks' convs, then the output conv last.
   const oldIndex = (i: number): number | null => {
     if (i === 0) return 0;

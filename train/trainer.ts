@@ -257,12 +257,11 @@ export class TrainingRun extends EventEmitter {
     const seed = ck ? Number(cfg.seed) : (o.seed ?? 42);
     const sizeName = o.size ?? (typeof cfg.size === 'string' ? cfg.size : 'dsen2');
     const sizeSpec = DSEN2_SIZES[sizeName];
-    if (!base && !sizeSpec) throw new Error(`unknown network size "${sizeName}" (sizes: ${Object.keys(DSEN2_SIZES).join(', ')})`);
+    if (!sizeSpec && (!base || o.size)) throw new Error(`unknown network size "${sizeName}" (sizes: ${Object.keys(DSEN2_SIZES).join(', ')})`);
     // A fine-tune may grow its model into a larger DSen2 size; a checkpoint resumes its own network.
     let grow: { from: Dsen2Size; to: Dsen2Size } | null = null;
     if (base && o.size) {
       const arch = base.architecture;
-      if (!sizeSpec) throw new Error(`unknown network size "${sizeName}" (sizes: ${Object.keys(DSEN2_SIZES).join(', ')})`);
       if (arch.type !== 'dsen2') throw new Error(`--size ${o.size}: the resumed model is not a DSen2 network, so it cannot change size`);
       if (arch.blocks !== sizeSpec.blocks || arch.filters !== sizeSpec.filters) {
         const differs = `--size ${o.size} (${sizeSpec.blocks} blocks x ${sizeSpec.filters} filters) differs from the resumed model's ${arch.blocks} blocks x ${arch.filters} filters`;
@@ -292,7 +291,16 @@ export class TrainingRun extends EventEmitter {
     const manifestBase: Omit<ModelManifest, 'weights' | 'format'> =
       ck?.state.manifest ??
       (fineTune
-        ? { ...stripWeights(fineTune.manifest), satellite: satellite.id, group: group.id, id: o.id ?? basename(out), ...(o.title ? { title: o.title } : {}), created: new Date().toISOString() }
+        ? {
+            ...stripWeights(fineTune.manifest),
+            satellite: satellite.id,
+            group: group.id,
+            id: o.id ?? basename(out),
+            ...(o.title ? { title: o.title } : {}),
+            // A grown network computes what the resumed one did; its manifest describes the new size.
+            ...(grow ? grownArchitecture(fineTune.manifest, grow.from, grow.to) : {}),
+            created: new Date().toISOString(),
+          }
         : {
             id: o.id ?? basename(out),
             version: '1',
@@ -310,20 +318,13 @@ export class TrainingRun extends EventEmitter {
             patch: groupPatch(group),
             created: new Date().toISOString(),
           });
-    if (grow) {
-      // The grown network computes what the resumed one did; its manifest describes the new size.
-      const { blocks, filters } = grow.to;
-      Object.assign(manifestBase, {
-        architecture: { type: 'dsen2', blocks, filters, residualScale: grow.to.residualScale ?? 0.1 },
-        graph: dsen2Graph(manifestBase.inputs.length, manifestBase.outputs.length, grow.to),
-        description: `DSen2-family network (${blocks} blocks x ${filters} filters, grown from ${grow.from.blocks} x ${grow.from.filters}) trained by Wald's protocol with sharpstream: super-resolves ${manifestBase.outputs.join(', ')} by x${manifestBase.factor}.`,
-      });
-    }
     const initial: ReadonlyMap<string, Tensor> =
       ck?.weights ??
-      (fineTune && grow ? growDsen2Weights(fineTune.weights, manifestBase.inputs.length, manifestBase.outputs.length, grow.from, grow.to, seed) : undefined) ??
-      fineTune?.weights ??
-      dsen2InitialWeights(bands.inputs.length, bands.outputs.length, sizeSpec, seed, OUTPUT_GAIN);
+      (fineTune
+        ? grow
+          ? growDsen2Weights(fineTune.weights, manifestBase.inputs.length, manifestBase.outputs.length, grow.from, grow.to, seed)
+          : fineTune.weights
+        : dsen2InitialWeights(bands.inputs.length, bands.outputs.length, sizeSpec, seed, OUTPUT_GAIN));
 
     // Scenes and the training/validation split.
     // Validation: held-out scenes, or a row band of every training scene; a resumed run keeps its split unless given new scenes.
@@ -660,6 +661,15 @@ export class TrainingRun extends EventEmitter {
       };
     }
   }
+}
+
+/** The manifest fields that change when a model grows from one DSen2 size to another. */
+function grownArchitecture(m: ModelManifest, from: Dsen2Size, to: Dsen2Size): Pick<ModelManifest, 'architecture' | 'graph' | 'description'> {
+  return {
+    architecture: { type: 'dsen2', blocks: to.blocks, filters: to.filters, residualScale: to.residualScale ?? 0.1 },
+    graph: dsen2Graph(m.inputs.length, m.outputs.length, to),
+    description: `DSen2-family network (${to.blocks} blocks x ${to.filters} filters, grown from ${from.blocks} x ${from.filters}) trained by Wald's protocol with sharpstream: super-resolves ${m.outputs.join(', ')} by x${m.factor}.`,
+  };
 }
 
 /** What a run holds and must release. */
